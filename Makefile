@@ -1,0 +1,118 @@
+# Nightjar build. `make` builds the BPF object, its skeleton and the agent into .output/.
+# `make run` and `make check` first install missing Debian packages (scripts/deps.sh).
+# V=1 shows full commands.
+
+OUTPUT   := .output
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# CO-RE makes one vmlinux.h good for every kernel; generated from this machine's BTF unless
+# VMLINUX_H points at another.
+VMLINUX_H ?= $(OUTPUT)/vmlinux.h
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -MMD -MP -I$(OUTPUT) -Ibpf -Iagent -D_GNU_SOURCE
+LDLIBS   := -lbpf -lelf -lz -lyaml
+# BPF_PROG() declares every tracepoint argument, used or not.
+BPF_CFLAGS := -g -O2 $(WARN) -Wno-unused-function -Wno-unused-parameter -target bpf -D__TARGET_ARCH_$(ARCH) \
+	-I$(OUTPUT) -Ibpf -MMD -MP
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+AGENT      := $(OUTPUT)/nightjar-agent
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_OBJS := $(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o)
+# Unit tests link every agent module except the entry point and the BPF loader, built
+# again with sanitizers.
+LIB_SRCS   := $(filter-out agent/main.c agent/sensor.c,$(AGENT_SRCS))
+SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o)
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
+BENCH      := $(OUTPUT)/nightjar-bench
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps run check unit integration bench format format-check clean
+
+all: $(AGENT) $(BENCH)
+
+$(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+# sensor.c includes the skeleton: build it first, then the depfile tracks it.
+$(OUTPUT)/agent/sensor.o: $(OUTPUT)/nightjar.skel.h
+
+$(OUTPUT)/agent/%.o: agent/%.c | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(AGENT): $(AGENT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/san/%.o: agent/%.c | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_OBJS) $(LDLIBS) -lcmocka -o $@
+
+$(BENCH): bench/bench.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+deps:
+	$(Q)scripts/deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(AGENT) $(ARGS)
+
+unit: $(UNIT_BINS)
+	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+integration: all
+	$(Q)bats --print-output-on-failure tests/integration
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all format-check
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
+
+bench: all
+	$(Q)bench/run.sh
+
+FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h tests/unit/*.c bench/*.c)
+format:
+	$(Q)clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/agent/*.d $(OUTPUT)/san/*.d $(OUTPUT)/tests/*.d)

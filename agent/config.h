@@ -1,0 +1,63 @@
+/* config.h - agent configuration: embedded defaults, overridden by a YAML file.
+ *
+ * Parsed with libyaml's document API rather than libcyaml: every node keeps its line and
+ * column, so a bad key or value is refused as "FILE:LINE:COL: what was wrong, what was
+ * expected", which libcyaml's loader does not report. */
+#ifndef NJ_CONFIG_H
+#define NJ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NJ_CONFIG_DEFAULT_PATH "/etc/nightjar/agent.yaml"
+
+/* Longest watch pattern, in bytes: PATH_MAX less the terminating NUL. */
+#define NJ_CONFIG_PATTERN_MAX 4095
+
+enum nj_format { NJ_OUTPUT_TEXT, NJ_OUTPUT_JSON };
+
+struct nj_config {
+	enum nj_format output;
+	uint64_t ring_buffer_bytes;  /* power of two, 64 KiB .. 1 GiB */
+	uint64_t wakeup_bytes;	     /* ring data that wakes the agent early; < ring size */
+	uint32_t flush_interval_ms;  /* longest a record waits in the ring: 10 ms .. 1 s */
+	uint32_t health_interval_ms; /* health record period: 1 s .. 1 day */
+	bool watch_defaults;	     /* include the built-in credential list */
+	char **watch_paths;	     /* patterns: absolute, or "~/..." for every home */
+	size_t n_watch_paths;
+	uint32_t rescan_interval_ms; /* re-expand patterns (new homes, replaced files) */
+
+	/* Private to config.c: storage behind nj_config_watch_list(), freed by
+	 * nj_config_free(). Because of it (and watch_paths), do not copy a struct nj_config. */
+	const char **watch_list;
+	size_t watch_list_cap;
+};
+
+/* Fill with the embedded defaults (works with no file at all). Overwrites every field: call
+ * nj_config_free() first on a config that already holds a loaded watch list. */
+void nj_config_defaults(struct nj_config *cfg);
+
+/* Parse FILE over the current values. On error returns -1 and writes one line into
+ * err: "FILE:LINE:COL: message". An empty file sets nothing. The file is applied whole or
+ * not at all: on error cfg is left as it was. watch.paths in the file replaces watch_paths. */
+int nj_config_load(struct nj_config *cfg, const char *file, char *err, size_t errlen);
+
+/* The effective watch list: the built-in defaults (if watch_defaults) then watch_paths.
+ * Returns the number of patterns; *out points into storage owned by cfg/static data. It is
+ * rebuilt on every call from the current fields and stays valid until nj_config_free() or a
+ * later call that needs a longer list. Returns 0 (and logs) if that storage cannot be
+ * allocated. */
+size_t nj_config_watch_list(const struct nj_config *cfg, const char ***out);
+
+/* Release what cfg owns; safe to call twice. cfg keeps its scalar settings. */
+void nj_config_free(struct nj_config *cfg);
+
+/* Helpers exposed for tests: "250ms", "30s", "5m", "2h", "1d" -> ms; "64KiB", "4MiB",
+ * "1GiB", or a plain byte count -> bytes (K/KB/M/MB/G/GB are binary too). Return 0 on
+ * success, -1 on bad input (no unit for a duration, sign, fraction, space, overflow); the
+ * output is written only on success. */
+int nj_parse_duration_ms(const char *s, uint64_t *ms);
+int nj_parse_size(const char *s, uint64_t *bytes);
+
+#endif

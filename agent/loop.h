@@ -1,0 +1,24 @@
+/* loop.h - the agent's one event loop: file descriptors and periodic timers on one epoll.
+ * The shape of redis' ae, cut to what the agent needs; every epoll detail stays in loop.c. */
+#ifndef NJ_LOOP_H
+#define NJ_LOOP_H
+
+#include <stdint.h>
+
+struct nj_loop;
+
+/* Called when fd is readable. Return 0 to keep going, <0 to stop the loop with that error. */
+typedef int (*nj_fd_cb)(int fd, void *arg);
+
+struct nj_loop *nj_loop_new(void);
+void nj_loop_free(struct nj_loop *loop);
+
+int nj_loop_add_fd(struct nj_loop *loop, int fd, nj_fd_cb cb, void *arg);
+/* A periodic timer (timerfd, CLOCK_MONOTONIC); the first run is one period from now. */
+int nj_loop_add_timer(struct nj_loop *loop, uint32_t period_ms, nj_fd_cb cb, void *arg);
+
+/* Run until a callback fails or nj_loop_stop() is called. Returns 0 or the callback's error. */
+int nj_loop_run(struct nj_loop *loop);
+void nj_loop_stop(struct nj_loop *loop);
+
+#endif

@@ -1,0 +1,369 @@
+/* main.c - nightjar-agent: load the sensor, keep process lineage, print events.
+ *
+ * Runs in the foreground with one event loop: the ring buffer's fd (early wakeups), a flush
+ * timer (the latency bound), the health timer, the watch rescan timer and a signalfd.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "output.h"
+#include "proc.h"
+#include "records.h"
+#include "sensor.h"
+#include "watch.h"
+
+#ifndef NJ_VERSION
+#define NJ_VERSION "0.1.0"
+#endif
+
+/* exited processes stay known this long, for events still in flight about them */
+#define PROC_LINGER_NS (30ull * 1000000000ull)
+
+struct agent {
+	struct nj_config cfg;
+	struct nj_sensor *sensor;
+	struct nj_proctab *procs;
+	struct nj_output out;
+	struct nj_loop *loop;
+	int sigfd;
+	bool hooks_only;
+	uint64_t started_ns;
+	size_t watched_inodes, watched_names;
+	uint64_t reported_drops;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: nightjar-agent [OPTIONS]\n"
+		"Nightjar endpoint telemetry: process, network and credential-file events.\n"
+		"\n"
+		"  -c, --config FILE     YAML configuration (default: %s if it exists,\n"
+		"                        else the embedded defaults)\n"
+		"  -o, --output FORMAT   text (default) or json: one object per line on stdout\n"
+		"      --check-config    validate the configuration and exit\n"
+		"      --hooks-only      attach every program but record nothing (benchmark "
+		"floor)\n"
+		"  -l, --log-level LEVEL debug, info (default), warning or error\n"
+		"  -V, --version         print the version\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"Logs go to stderr; events to stdout. SIGINT or SIGTERM stops the agent.\n",
+		NJ_CONFIG_DEFAULT_PATH);
+}
+
+static void found_file(const char *path, uint64_t st_dev, uint64_t st_ino, void *arg)
+{
+	struct agent *a = arg;
+
+	if (nj_sensor_watch_inode(a->sensor, nj_kdev(st_dev), st_ino) == 0)
+		nj_debug("watching %s (inode %llu)", path, (unsigned long long)st_ino);
+}
+
+/* Re-expand every pattern in every home: new homes and replaced files get their identity
+ * watched, vanished ones are dropped. Name signatures cover the gap between two rescans. */
+static void refresh_watch(struct agent *a)
+{
+	char leaf[NJ_LEAF_MAX], parent[NJ_PARENT_MAX];
+	const char **patterns;
+	char **homes = NULL;
+	size_t n, i;
+	uint32_t flags;
+
+	n = nj_config_watch_list(&a->cfg, &patterns);
+	nj_watch_homes("/etc/passwd", "/home", &homes);
+	nj_sensor_watch_begin(a->sensor);
+	for (i = 0; i < n; i++) {
+		flags = nj_watch_signature(patterns[i], leaf, parent);
+		if (flags)
+			nj_sensor_watch_name(a->sensor, leaf, flags, parent);
+		nj_watch_expand(patterns[i], homes, found_file, a);
+	}
+	nj_sensor_watch_end(a->sensor, &a->watched_inodes, &a->watched_names);
+	nj_watch_free_homes(homes);
+}
+
+static int on_record(void *arg, void *data, size_t len)
+{
+	struct agent *a = arg;
+
+	nj_output_record(&a->out, data, len);
+	return 0;
+}
+
+static int drain(struct agent *a)
+{
+	int n = nj_sensor_drain(a->sensor);
+
+	if (n < 0) {
+		nj_err("reading the ring buffer: %s", strerror(-n));
+		return n;
+	}
+	if (fflush(a->out.out) || a->out.write_failed) {
+		nj_err("writing events to stdout failed: %s; stopping", strerror(errno));
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static int on_ring(int fd, void *arg)
+{
+	(void)fd;
+	return drain(arg);
+}
+
+static int on_flush(int fd, void *arg)
+{
+	(void)fd;
+	return drain(arg);
+}
+
+static void health(struct agent *a)
+{
+	struct nj_health h = {0};
+
+	if (nj_sensor_stats(a->sensor, h.stats))
+		nj_warn("reading the kernel counters failed");
+	h.watched_inodes = a->watched_inodes;
+	h.watched_names = a->watched_names;
+	h.uptime_s = (mono_ns() - a->started_ns) / 1000000000ull;
+	if (h.stats[NJ_STAT_RB_DROP] > a->reported_drops) {
+		nj_warn("%llu records lost because the ring buffer was full (%llu in all); raise "
+			"ring_buffer_size or lower wakeup_threshold",
+			(unsigned long long)(h.stats[NJ_STAT_RB_DROP] - a->reported_drops),
+			(unsigned long long)h.stats[NJ_STAT_RB_DROP]);
+		a->reported_drops = h.stats[NJ_STAT_RB_DROP];
+	}
+	nj_output_health(&a->out, &h);
+}
+
+static int on_health(int fd, void *arg)
+{
+	struct agent *a = arg;
+	int err;
+
+	(void)fd;
+	err = drain(a); /* events first, so the counters cover everything printed before */
+	if (err)
+		return err;
+	nj_output_sync_clock(&a->out);
+	nj_proctab_expire(a->procs, mono_ns(), PROC_LINGER_NS);
+	health(a);
+	return drain(a);
+}
+
+static int on_rescan(int fd, void *arg)
+{
+	(void)fd;
+	refresh_watch(arg);
+	return 0;
+}
+
+static int on_signal(int fd, void *arg)
+{
+	struct agent *a = arg;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		nj_info("received %s, stopping", strsignal((int)si.ssi_signo));
+	nj_loop_stop(a->loop);
+	return 0;
+}
+
+static int parse_level(const char *s, enum nj_log_level *lvl)
+{
+	static const char *const names[] = {"debug", "info", "warning", "error"};
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (!strcmp(s, names[i])) {
+			*lvl = (enum nj_log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int setup_loop(struct agent *a)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		nj_err("blocking signals: %s", strerror(errno));
+		return -1;
+	}
+	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (a->sigfd < 0) {
+		nj_err("signalfd: %s", strerror(errno));
+		return -1;
+	}
+	a->loop = nj_loop_new();
+	if (!a->loop)
+		return -1;
+	if (nj_loop_add_fd(a->loop, a->sigfd, on_signal, a) ||
+	    nj_loop_add_fd(a->loop, nj_sensor_ring_fd(a->sensor), on_ring, a) ||
+	    nj_loop_add_timer(a->loop, a->cfg.flush_interval_ms, on_flush, a) ||
+	    nj_loop_add_timer(a->loop, a->cfg.health_interval_ms, on_health, a) ||
+	    nj_loop_add_timer(a->loop, a->cfg.rescan_interval_ms, on_rescan, a))
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"output", required_argument, NULL, 'o'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"hooks-only", no_argument, NULL, 'H'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct nj_sensor_opts sopts = {0};
+	enum nj_log_level level = NJ_LOG_INFO;
+	const char *config = NULL, *output = NULL;
+	struct agent a = {.sigfd = -1};
+	bool check_only = false;
+	char err[512], boot_id[40];
+	int opt, ret = 1, n;
+
+	nj_log_init("nightjar-agent", level);
+	while ((opt = getopt_long(argc, argv, "c:o:l:Vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'H':
+			a.hooks_only = true;
+			break;
+		case 'l':
+			if (parse_level(optarg, &level)) {
+				nj_err("--log-level: unknown level '%s' (expected debug, info, "
+				       "warning or error)",
+				       optarg);
+				return 2;
+			}
+			break;
+		case 'V':
+			printf("nightjar-agent %s\n", NJ_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		nj_err("unexpected argument '%s' (see --help)", argv[optind]);
+		return 2;
+	}
+	nj_log_init("nightjar-agent", level);
+
+	nj_config_defaults(&a.cfg);
+	if (!config && access(NJ_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		config = NJ_CONFIG_DEFAULT_PATH;
+	if (config && nj_config_load(&a.cfg, config, err, sizeof(err))) {
+		nj_err("%s", err);
+		goto out_config;
+	}
+	if (output) {
+		if (!strcmp(output, "json")) {
+			a.cfg.output = NJ_OUTPUT_JSON;
+		} else if (!strcmp(output, "text")) {
+			a.cfg.output = NJ_OUTPUT_TEXT;
+		} else {
+			nj_err("--output: unknown format '%s' (expected text or json)", output);
+			ret = 2;
+			goto out_config;
+		}
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n", config ? config : "embedded defaults");
+		ret = 0;
+		goto out_config;
+	}
+
+	if (nj_read_boot_id(boot_id)) {
+		nj_err("cannot read /proc/sys/kernel/random/boot_id");
+		goto out_config;
+	}
+	a.procs = nj_proctab_new(boot_id);
+	if (!a.procs || nj_output_init(&a.out, stdout, a.cfg.output, a.procs)) {
+		nj_err("out of memory");
+		goto out_procs;
+	}
+	/* a reader that goes away must not kill us with SIGPIPE before we say why */
+	signal(SIGPIPE, SIG_IGN);
+	a.started_ns = mono_ns();
+
+	sopts.ring_buffer_bytes = a.cfg.ring_buffer_bytes;
+	sopts.wakeup_bytes = a.cfg.wakeup_bytes;
+	sopts.hooks_only = a.hooks_only;
+	sopts.on_record = on_record;
+	sopts.arg = &a;
+	a.sensor = nj_sensor_start(&sopts);
+	if (!a.sensor) {
+		if (geteuid() != 0)
+			nj_err("nightjar-agent needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
+		goto out_output;
+	}
+	refresh_watch(&a);
+	/* after attaching, so a process started in between is seen by one or the other */
+	n = nj_proctab_snapshot(a.procs, "/proc", (uint32_t)getpid());
+	if (n < 0)
+		nj_warn("no snapshot of running processes; their lineage starts unknown");
+	if (setup_loop(&a))
+		goto out_sensor;
+	nj_info("ready: %d running processes known, %zu watched files by identity, %zu "
+		"credential names%s",
+		n, a.watched_inodes, a.watched_names, a.hooks_only ? " (hooks only)" : "");
+
+	ret = nj_loop_run(a.loop) < 0 ? 1 : 0;
+
+	/* whatever the kernel queued before we stopped is still printed, then the counters */
+	if (drain(&a) == 0)
+		health(&a);
+	fflush(stdout);
+out_sensor:
+	nj_loop_free(a.loop);
+	if (a.sigfd >= 0)
+		close(a.sigfd);
+	nj_sensor_stop(a.sensor);
+out_output:
+	nj_output_fini(&a.out);
+out_procs:
+	nj_proctab_free(a.procs);
+out_config:
+	nj_config_free(&a.cfg);
+	return ret;
+}

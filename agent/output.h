@@ -1,0 +1,47 @@
+/* output.h - turning kernel records into events: process lineage from the process table,
+ * then JSON (ECS names, docs/events.md) or one readable line per event. */
+#ifndef NJ_OUTPUT_H
+#define NJ_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "json.h"
+#include "proc.h"
+
+struct nj_output {
+	FILE *out;
+	enum nj_format mode;
+	struct nj_proctab *procs;
+	char hostname[256];
+	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	struct nj_json json;
+	uint64_t events;      /* events written */
+	uint64_t bad_records; /* records that failed validation (never expected) */
+	bool write_failed;    /* stdout is gone (EPIPE) or full */
+};
+
+int nj_output_init(struct nj_output *o, FILE *out, enum nj_format mode, struct nj_proctab *procs);
+void nj_output_fini(struct nj_output *o);
+/* Re-read the realtime/boottime offset (call periodically: NTP steps the wall clock). */
+void nj_output_sync_clock(struct nj_output *o);
+
+/* Update the process table from one record and write its event. */
+void nj_output_record(struct nj_output *o, const void *data, size_t len);
+
+struct nj_health {
+	uint64_t stats[NJ_STAT_MAX];
+	size_t watched_inodes, watched_names;
+	uint64_t uptime_s;
+};
+void nj_output_health(struct nj_output *o, const struct nj_health *h);
+
+/* Format CLOCK_BOOTTIME ns as RFC 3339 UTC with nanoseconds. */
+void nj_format_time(char out[40], int64_t boot_to_real_ns, uint64_t boot_ns);
+/* "O_RDONLY", "O_WRONLY|O_APPEND"...: the access mode and the flags that matter. */
+size_t nj_open_flags(uint32_t flags, const char *names[], size_t max);
+
+#endif

@@ -1,0 +1,351 @@
+/* bench.c - nightjar-bench: the workloads bench/run.sh times with and without the agent.
+ *
+ * Each subcommand runs one workload and prints one line of key=value figures on stdout:
+ *   WORKLOAD ns_per_op=N iters=N
+ *   exec_rate target=N achieved=N seconds=N execs=N pid=N
+ * Only the timed loop is measured (CLOCK_MONOTONIC), after an untimed warm-up, so process
+ * start-up and first-touch page faults stay out of the figure. Any failed syscall is fatal:
+ * a workload that silently stops doing its syscall would look like a fast agent.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NSEC_PER_SEC ((uint64_t)1000000000)
+
+/* Untimed iterations before each timed loop. */
+#define WARMUP_OPEN    1000
+#define WARMUP_EXEC    10
+#define WARMUP_CONNECT 100
+
+static const char *prog = "nightjar-bench";
+static const char *const true_path = "/bin/true";
+
+extern char **environ;
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC is served by the vDSO: no syscall inside the figures. */
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		die("clock_gettime(CLOCK_MONOTONIC): %s", strerror(errno));
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* A positive decimal count in [1, max]; anything else is a usage error naming the argument. */
+static uint64_t parse_count(const char *s, const char *what, uint64_t max)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull accepts a sign and leading blanks; a count has neither. */
+	if (*s < '0' || *s > '9')
+		die("%s: '%s' is not a positive integer", what, s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0 || v > max)
+		die("%s: '%s' is not an integer in 1..%" PRIu64, what, s, max);
+	return v;
+}
+
+static void print_ns_per_op(const char *name, uint64_t elapsed_ns, uint64_t iters)
+{
+	printf("%s ns_per_op=%" PRIu64 " iters=%" PRIu64 "\n", name,
+	       (elapsed_ns + iters / 2) / iters, iters);
+}
+
+static void open_close(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		die("open %s: %s", path, strerror(errno));
+	if (close(fd))
+		die("close %s: %s", path, strerror(errno));
+}
+
+/* open_unwatched and open_watched run the same loop; only the agent's view of PATH differs. */
+static int do_open(const char *name, char **argv)
+{
+	const char *path = argv[0];
+	uint64_t iters = parse_count(argv[1], "ITERS", UINT32_MAX);
+	uint64_t i, t0;
+
+	for (i = 0; i < WARMUP_OPEN; i++)
+		open_close(path);
+	t0 = now_ns();
+	for (i = 0; i < iters; i++)
+		open_close(path);
+	print_ns_per_op(name, now_ns() - t0, iters);
+	return 0;
+}
+
+/* Start /bin/true in a new child; returns its pid. */
+static pid_t spawn_true(void)
+{
+	char *const args[] = {(char *)true_path, NULL};
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		execve(true_path, args, environ);
+		/* Only async-signal-safe calls between fork and exit: no stdio here. */
+		_exit(127);
+	}
+	return pid;
+}
+
+static void check_child(pid_t pid, int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		die("execve %s failed in child %d", true_path, (int)pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("child %d (%s) ended with wait status 0x%x", (int)pid, true_path, status);
+}
+
+static void fork_exec_wait(void)
+{
+	pid_t pid = spawn_true();
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			die("waitpid %d: %s", (int)pid, strerror(errno));
+	}
+	check_child(pid, status);
+}
+
+static int do_fork_exec(const char *name, char **argv)
+{
+	uint64_t iters = parse_count(argv[0], "ITERS", UINT32_MAX);
+	uint64_t i, t0;
+
+	for (i = 0; i < WARMUP_EXEC; i++)
+		fork_exec_wait();
+	t0 = now_ns();
+	for (i = 0; i < iters; i++)
+		fork_exec_wait();
+	print_ns_per_op(name, now_ns() - t0, iters);
+	return 0;
+}
+
+/* A loopback listener on an ephemeral port; *addr receives its address. */
+static int listen_loopback(struct sockaddr_in *addr)
+{
+	/* Inherited by every accepted socket: closing it first sends RST instead of FIN, so no
+	 * side enters TIME_WAIT and thousands of connects per run cannot exhaust the ports. */
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	socklen_t len = sizeof(*addr);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket(AF_INET, SOCK_STREAM): %s", strerror(errno));
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		die("setsockopt SO_LINGER: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)))
+		die("bind 127.0.0.1:0: %s", strerror(errno));
+	if (listen(fd, 128))
+		die("listen 127.0.0.1: %s", strerror(errno));
+	if (getsockname(fd, (struct sockaddr *)addr, &len))
+		die("getsockname: %s", strerror(errno));
+	return fd;
+}
+
+/* One connection, start to end. The loopback handshake completes inside connect() (the SYN
+ * is processed in the same softirq pass), so one thread can connect and then accept. */
+static void connect_accept(int lfd, const struct sockaddr_in *addr)
+{
+	int cfd, afd;
+
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd < 0)
+		die("socket(AF_INET, SOCK_STREAM): %s", strerror(errno));
+	if (connect(cfd, (const struct sockaddr *)addr, sizeof(*addr)))
+		die("connect 127.0.0.1:%u: %s", ntohs(addr->sin_port), strerror(errno));
+	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (afd < 0)
+		die("accept4 on 127.0.0.1:%u: %s", ntohs(addr->sin_port), strerror(errno));
+	/* Accepted side first: its inherited zero linger resets the connection. */
+	if (close(afd))
+		die("close accepted socket: %s", strerror(errno));
+	if (close(cfd))
+		die("close connected socket: %s", strerror(errno));
+}
+
+static int do_connect(const char *name, char **argv)
+{
+	uint64_t iters = parse_count(argv[0], "ITERS", UINT32_MAX);
+	struct sockaddr_in addr;
+	uint64_t i, t0;
+	int lfd;
+
+	lfd = listen_loopback(&addr);
+	for (i = 0; i < WARMUP_CONNECT; i++)
+		connect_accept(lfd, &addr);
+	t0 = now_ns();
+	for (i = 0; i < iters; i++)
+		connect_accept(lfd, &addr);
+	print_ns_per_op(name, now_ns() - t0, iters);
+	close(lfd);
+	return 0;
+}
+
+/* Reap finished children without blocking (or all of them, with block); returns how many. */
+static uint64_t reap_children(int block)
+{
+	uint64_t n = 0;
+	int status;
+	pid_t pid;
+
+	for (;;) {
+		pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+		if (pid == 0)
+			break;
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD)
+				break;
+			die("waitpid: %s", strerror(errno));
+		}
+		check_child(pid, status);
+		n++;
+	}
+	return n;
+}
+
+static void sleep_until(uint64_t deadline)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline / NSEC_PER_SEC),
+		.tv_nsec = (long)(deadline % NSEC_PER_SEC),
+	};
+	int err;
+
+	/* Absolute deadlines: a late wake-up shortens the next wait instead of shifting every
+	 * later exec, so the rate holds on average. clock_nanosleep returns the error. */
+	while ((err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL)) == EINTR)
+		;
+	if (err)
+		die("clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): %s", strerror(err));
+}
+
+/* A steady exec load for the agent's ring buffer. Children are not waited for one by one: a
+ * fork+exec+wait takes about 3 ms on the project VM, so waiting would cap the rate near 350/s.
+ * They run concurrently and are reaped as they finish. No warm-up: the first late exec is
+ * caught up by the absolute schedule, and the achieved rate covers the whole window. */
+static int do_exec_rate(const char *name, char **argv)
+{
+	uint64_t rate = parse_count(argv[0], "RATE", 1000000);
+	uint64_t seconds = parse_count(argv[1], "SECONDS", 3600);
+	uint64_t start, end, deadline, elapsed, t, i, execs = 0;
+
+	start = now_ns();
+	end = start + seconds * NSEC_PER_SEC;
+	for (i = 0;; i++) {
+		/* From the start each time, not by adding a rounded period: no drift. */
+		deadline = start + i * NSEC_PER_SEC / rate;
+		if (deadline >= end)
+			break;
+		sleep_until(deadline);
+		/* Behind schedule at the end of the window: stop rather than run long, so a
+		 * machine that cannot keep up shows a lower achieved rate, not a longer run. */
+		if (now_ns() >= end)
+			break;
+		spawn_true();
+		execs++;
+		reap_children(0);
+	}
+	t = now_ns();
+	elapsed = (t > end ? t : end) - start;
+	reap_children(1);
+	printf("%s target=%" PRIu64 " achieved=%" PRIu64 " seconds=%" PRIu64 " execs=%" PRIu64
+	       " pid=%d\n",
+	       name, rate, (execs * NSEC_PER_SEC + elapsed / 2) / elapsed, seconds, execs,
+	       (int)getpid());
+	return 0;
+}
+
+/* The workloads; main() checks the argument count, so a handler may index argv freely. */
+static const struct cmd {
+	const char *name;
+	int nargs;
+	const char *args;
+	int (*fn)(const char *name, char **argv);
+} cmds[] = {
+	{.name = "open_unwatched", .nargs = 2, .args = "PATH ITERS", .fn = do_open},
+	{.name = "open_watched", .nargs = 2, .args = "PATH ITERS", .fn = do_open},
+	{.name = "fork_exec", .nargs = 1, .args = "ITERS", .fn = do_fork_exec},
+	{.name = "connect", .nargs = 1, .args = "ITERS", .fn = do_connect},
+	{.name = "exec_rate", .nargs = 2, .args = "RATE SECONDS", .fn = do_exec_rate},
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s WORKLOAD [ARGS]\n", prog);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "       %s %s %s\n", prog, cmds[i].name, cmds[i].args);
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int ret;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		if (argc - 2 != cmds[i].nargs) {
+			fprintf(stderr, "%s: %s takes %d argument%s: %s\n", prog, cmds[i].name,
+				cmds[i].nargs, cmds[i].nargs == 1 ? "" : "s", cmds[i].args);
+			return 2;
+		}
+		ret = cmds[i].fn(cmds[i].name, argv + 2);
+		/* The line is the product: losing it (full disk, closed pipe) is a failure. */
+		if (fflush(stdout) || ferror(stdout))
+			die("writing to stdout: %s", strerror(errno));
+		return ret;
+	}
+	fprintf(stderr, "%s: unknown workload '%s'\n", prog, argv[1]);
+	usage(stderr);
+	return 2;
+}

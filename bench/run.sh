@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# run.sh - Nightjar overhead benchmark: the same workloads with no agent (none), with every BPF
+# program attached but returning at once (floor, --hooks-only), and with the agent on its
+# defaults plus one watched file (agent). Configurations are interleaved within each round so
+# the VM's slow drift hits all three alike. Prints a markdown report and writes it to
+# bench/results/latest.md. Run as root; `make bench` builds first. See bench/README.md.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+ITERS_OPEN=${ITERS_OPEN:-200000}
+ITERS_EXEC=${ITERS_EXEC:-300}
+ITERS_CONNECT=${ITERS_CONNECT:-5000}
+EXEC_RATE=${EXEC_RATE:-2000}
+EXEC_SECONDS=${EXEC_SECONDS:-5}
+# Binaries; overridable to try run.sh against another build.
+AGENT=${NIGHTJAR_AGENT:-.output/nightjar-agent}
+BENCH=${NIGHTJAR_BENCH:-.output/nightjar-bench}
+RESULTS=bench/results/latest.md
+READY_TIMEOUT_S=30
+STOP_TIMEOUT_S=60 # the agent writes out everything still in the ring before it exits
+
+CONFIGS=(none floor agent)
+
+die() {
+	echo "run.sh: $*" >&2
+	exit 1
+}
+
+note() {
+	echo "run.sh: $*" >&2
+}
+
+for var in ROUNDS ITERS_OPEN ITERS_EXEC ITERS_CONNECT EXEC_RATE EXEC_SECONDS; do
+	[[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var='${!var}' is not a positive integer"
+done
+[[ $EUID -eq 0 ]] || die "must run as root: the agent loads BPF programs"
+[[ -f bench/run.sh && -f Makefile ]] || die "run from the repository top: bench/run.sh"
+[[ -x $BENCH ]] || die "$BENCH not found: run 'make bench' (or 'make' first)"
+[[ -x $AGENT ]] || die "$AGENT not found: run 'make bench' (or 'make' first)"
+command -v python3 >/dev/null || die "python3 not found: it computes the medians"
+# Another agent would see the 'none' runs too and make every ratio meaningless.
+if others=$(pgrep -x nightjar-agent); then
+	die "nightjar-agent already running (pid ${others//$'\n'/ }): stop it first"
+fi
+
+agent_pid=""
+dir=$(mktemp -d /tmp/nightjar-bench.XXXXXX)
+
+# True while pid runs. kill -0 is not enough: it succeeds on a zombie not yet reaped.
+alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != Z ]]
+}
+
+# gone PID TENTHS: wait up to TENTHS tenths of a second for pid to end; false if it did not.
+gone() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		alive "$1" || return 0
+		sleep 0.1
+	done
+	! alive "$1"
+}
+
+cleanup() {
+	local rc=$?
+	if [[ -n $agent_pid ]]; then
+		kill -INT "$agent_pid" 2>/dev/null || true
+		gone "$agent_pid" 50 || kill -KILL "$agent_pid" 2>/dev/null || true
+		wait "$agent_pid" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+	exit "$rc"
+}
+trap cleanup EXIT
+# Turn signals into an exit so the EXIT trap stops the agent.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+unwatched=$dir/ordinary-file # same path length as the watched file: equal path-walk cost
+watched=$dir/watched-token
+cfg=$dir/agent.yaml
+echo "not a secret" >"$unwatched"
+echo "pretend secret" >"$watched"
+cat >"$cfg" <<EOF
+watch:
+  paths:
+    - $watched
+EOF
+: >"$dir/results.csv"
+: >"$dir/health.csv"
+
+# start_agent CONFIG TAG: start the agent for CONFIG (floor or agent) and wait until it says
+# it is attached. Its stdout (events) and stderr (logs) go to $dir/TAG.json and $dir/TAG.err.
+start_agent() {
+	local config=$1 tag=$2 i
+	local flags=()
+
+	[[ $config == floor ]] && flags=(--hooks-only)
+	# Background commands of a non-interactive shell start with SIGINT ignored; reset it so
+	# the kill -INT that stops the agent reaches it whatever way it handles signals.
+	env --default-signal=INT "$AGENT" "${flags[@]}" --config "$cfg" --output json \
+		>"$dir/$tag.json" 2>"$dir/$tag.err" &
+	agent_pid=$!
+	for ((i = 0; i < READY_TIMEOUT_S * 10; i++)); do
+		if grep -qw ready "$dir/$tag.err"; then
+			return 0
+		fi
+		if ! alive "$agent_pid"; then
+			local rc=0
+			wait "$agent_pid" || rc=$?
+			agent_pid=""
+			cat "$dir/$tag.err" >&2
+			die "$AGENT ($config) exited with status $rc before it was ready"
+		fi
+		sleep 0.1
+	done
+	cat "$dir/$tag.err" >&2
+	die "$AGENT ($config) not ready after ${READY_TIMEOUT_S}s"
+}
+
+# stop_agent CONFIG TAG: stop the agent as an operator would (SIGINT), so it drains the ring
+# and writes its final health record.
+stop_agent() {
+	local config=$1 tag=$2 rc=0
+
+	if ! alive "$agent_pid"; then
+		wait "$agent_pid" || rc=$?
+		agent_pid=""
+		cat "$dir/$tag.err" >&2
+		die "$AGENT ($config) died during the workloads (status $rc): figures are void"
+	fi
+	kill -INT "$agent_pid"
+	if ! gone "$agent_pid" $((STOP_TIMEOUT_S * 10)); then
+		cat "$dir/$tag.err" >&2
+		die "$AGENT ($config) still running ${STOP_TIMEOUT_S}s after SIGINT"
+	fi
+	wait "$agent_pid" || rc=$?
+	agent_pid=""
+	if ((rc != 0)); then
+		tail -n 20 "$dir/$tag.err" >&2
+		note "warning: $AGENT ($config) exited with status $rc after SIGINT"
+	fi
+}
+
+# health ROUND CONFIG TAG [BENCH_PID]: append the run's final health counters to health.csv,
+# then drop the event file (a round writes hundreds of MB of watched-open events).
+health() {
+	local round=$1 config=$2 tag=$3 bench_pid=${4:-0}
+
+	python3 - "$dir/$tag.json" "$bench_pid" "$round" "$config" >>"$dir/health.csv" <<'EOF'
+import json, sys
+
+path, bench_pid, round_, config = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+def get(obj, key):
+    """Field by ECS dotted name, whether the JSON nests it or spells it flat."""
+    if not isinstance(obj, dict):
+        return None
+    if key in obj:
+        return obj[key]
+    parts = key.split(".")
+    for i in range(1, len(parts)):
+        head = ".".join(parts[:i])
+        if head in obj:
+            found = get(obj[head], ".".join(parts[i:]))
+            if found is not None:
+                return found
+    return None
+
+last_health, execs, bench_execs, bad = None, 0, 0, 0
+with open(path, "rb") as f:
+    for line in f:
+        # Decode only lines that can matter: a round holds ~10^5 open events.
+        is_health = b'"health"' in line
+        is_exec = bench_pid and b'"exec"' in line
+        if not (is_health or is_exec):
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        action = get(ev, "event.action")
+        if action == "health":
+            last_health = ev
+        elif action == "exec" and bench_pid:
+            execs += 1
+            if str(get(ev, "process.parent.pid")) == str(bench_pid):
+                bench_execs += 1
+
+def counter(name):
+    v = get(last_health, "nightjar.health." + name) if last_health else None
+    return "" if v is None else str(v)
+
+if bad:
+    print(f"run.sh: warning: {bad} unparseable lines in {config} output", file=sys.stderr)
+print(",".join([round_, config, counter("records"), counter("ringbuf_drops"),
+                str(execs) if bench_pid else "", str(bench_execs) if bench_pid else ""]))
+EOF
+	rm -f "$dir/$tag.json"
+}
+
+# run_workloads ROUND CONFIG: run every timed workload once, appending to results.csv.
+run_workloads() {
+	local round=$1 config=$2 line w
+
+	for w in open_unwatched open_watched fork_exec connect; do
+		case $w in
+		open_unwatched) line=$("$BENCH" "$w" "$unwatched" "$ITERS_OPEN") ;;
+		open_watched) line=$("$BENCH" "$w" "$watched" "$ITERS_OPEN") ;;
+		fork_exec) line=$("$BENCH" "$w" "$ITERS_EXEC") ;;
+		connect) line=$("$BENCH" "$w" "$ITERS_CONNECT") ;;
+		esac
+		[[ $line =~ ns_per_op=([0-9]+) ]] || die "unexpected output from $BENCH $w: '$line'"
+		echo "$round,$config,$w,${BASH_REMATCH[1]}" >>"$dir/results.csv"
+	done
+}
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+t_start=$SECONDS
+for ((r = 1; r <= ROUNDS; r++)); do
+	# Rotate the order by one each round: no configuration always runs first or last.
+	for ((k = 0; k < ${#CONFIGS[@]}; k++)); do
+		config=${CONFIGS[((r - 1 + k) % ${#CONFIGS[@]})]}
+		note "round $r/$ROUNDS: $config"
+		tag=$config.$r
+		if [[ $config != none ]]; then
+			start_agent "$config" "$tag"
+		fi
+		run_workloads "$r" "$config"
+		if [[ $config != none ]]; then
+			stop_agent "$config" "$tag"
+			health "$r" "$config" "$tag"
+		fi
+	done
+done
+
+# The exec load runs once, against the full agent alone: the question is whether its ring
+# keeps up, not what it costs.
+note "exec_rate: $EXEC_RATE execs/s for ${EXEC_SECONDS}s under the agent"
+start_agent agent exec_rate
+line=$("$BENCH" exec_rate "$EXEC_RATE" "$EXEC_SECONDS")
+stop_agent agent exec_rate
+[[ $line =~ achieved=([0-9]+).*execs=([0-9]+).*pid=([0-9]+) ]] ||
+	die "unexpected output from $BENCH exec_rate: '$line'"
+exec_achieved=${BASH_REMATCH[1]}
+exec_count=${BASH_REMATCH[2]}
+health exec_rate agent exec_rate "${BASH_REMATCH[3]}"
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+mkdir -p "$(dirname "$RESULTS")"
+NB_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+NB_KERNEL=$(uname -r)
+NB_CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) × $(nproc)"
+NB_LOAD="$load_start at start, $load_end at end"
+NB_ELAPSED=$((SECONDS - t_start))
+export ROUNDS ITERS_OPEN ITERS_EXEC ITERS_CONNECT EXEC_RATE EXEC_SECONDS
+export NB_DATE NB_KERNEL NB_CPU NB_LOAD NB_ELAPSED exec_achieved exec_count
+python3 - "$dir/results.csv" "$dir/health.csv" >"$dir/report.md" <<'EOF'
+import csv, os, statistics, sys
+
+env = os.environ
+WORKLOADS = ["open_unwatched", "open_watched", "fork_exec", "connect"]
+CONFIGS = ["none", "floor", "agent"]
+# Printed next to the figures, not enforced: the ratio they apply to and its limit.
+TARGETS = {
+    "open_unwatched": ("floor", 1.05),
+    "open_watched": ("none", 1.30),
+    "fork_exec": ("none", 1.05),
+    "connect": ("none", 1.05),
+}
+
+ns = {}  # (workload, config) -> {round: ns/op}
+for rnd, config, workload, value in csv.reader(open(sys.argv[1])):
+    ns.setdefault((workload, config), {})[int(rnd)] = int(value)
+health = list(csv.reader(open(sys.argv[2])))
+
+def median(values):
+    return statistics.median(values) if values else None
+
+def paired(workload, base):
+    """Median over rounds of agent / base measured in the same round: cancels slow drift."""
+    a, b = ns.get((workload, "agent"), {}), ns.get((workload, base), {})
+    return median([a[r] / b[r] for r in a if r in b])
+
+def ratio(x):
+    return "n/a" if x is None else f"{x:.2f}×"
+
+def num(x):
+    return "n/a" if x is None else f"{x:.0f}"
+
+print("# Nightjar overhead benchmark")
+print()
+print(f"- {env['NB_DATE']}, kernel {env['NB_KERNEL']}, CPU {env['NB_CPU']}")
+print(f"- {env['ROUNDS']} interleaved rounds of none / floor / agent; iterations per run: "
+      f"open {env['ITERS_OPEN']}, fork_exec {env['ITERS_EXEC']}, "
+      f"connect {env['ITERS_CONNECT']}; {env['NB_ELAPSED']} s in all")
+print(f"- load average (1, 5, 15 min): {env['NB_LOAD']}")
+print()
+print("Medians over rounds. Each ratio is the ratio of the medians, then (paired) the median of "
+      "the ratios within each round. floor = every BPF program attached, returning at once.")
+print()
+print("| workload | none ns/op | floor ns/op | agent ns/op | agent/floor | agent/none | target |")
+print("|---|---:|---:|---:|---:|---:|---|")
+for w in WORKLOADS:
+    m = {c: median(list(ns.get((w, c), {}).values())) for c in CONFIGS}
+    cells, pair = [], {}
+    for base in ("floor", "none"):
+        whole = m["agent"] / m[base] if m["agent"] is not None and m[base] else None
+        pair[base] = paired(w, base)
+        cells.append(f"{ratio(whole)} (paired {ratio(pair[base])})")
+    base, limit = TARGETS[w]
+    got = pair[base]
+    verdict = "n/a" if got is None else ("met" if got <= limit else "over")
+    print(f"| {w} | {num(m['none'])} | {num(m['floor'])} | {num(m['agent'])} | "
+          f"{cells[0]} | {cells[1]} | agent/{base} ≤ {limit:.2f}×: {verdict} |")
+print()
+print("Spread, and the cost each configuration adds to none's median:")
+print()
+print("| workload | config | n | median ns/op | min–max | added ns/op |")
+print("|---|---|---:|---:|---|---:|")
+for w in WORKLOADS:
+    none = median(list(ns.get((w, "none"), {}).values()))
+    for c in CONFIGS:
+        v = list(ns.get((w, c), {}).values())
+        if v:
+            added = "n/a" if none is None else f"{median(v) - none:+.0f}"
+            print(f"| {w} | {c} | {len(v)} | {median(v):.0f} | {min(v)}–{max(v)} | {added} |")
+print()
+
+def ints(rows, col):
+    return [int(r[col]) for r in rows if r[col] != ""]
+
+for config in ("floor", "agent"):
+    rows = [h for h in health if h[0] != "exec_rate" and h[1] == config]
+    rec, drops = ints(rows, 2), ints(rows, 3)
+    line = (f"- {config} runs: records {min(rec)}–{max(rec)} per run, "
+            f"ringbuf_drops {sum(drops)} in all" if rec else
+            f"- {config} runs: no final health record")
+    if rec and len(rec) < len(rows):
+        line += f" ({len(rows) - len(rec)} run(s) had no final health record)"
+    print(line)
+
+rate, achieved = int(env["EXEC_RATE"]), int(env["exec_achieved"])
+row = next(h for h in health if h[0] == "exec_rate")
+records, drops, execs, bench_execs = (v if v != "" else "n/a" for v in row[2:6])
+verdict = "n/a" if drops == "n/a" else ("met" if drops == "0" else "over")
+print(f"- exec_rate (agent): achieved {achieved} execs/s, target {rate}, over "
+      f"{env['EXEC_SECONDS']} s ({env['exec_count']} execs); records {records}, "
+      f"ringbuf_drops {drops} (target 0: {verdict}); exec events {execs}, "
+      f"{bench_execs} of them children of nightjar-bench")
+if achieved < rate * 0.95:
+    print(f"  - below the target: nightjar-bench could not fork+exec /bin/true {rate} times a "
+          f"second here, so the drop count answers for {achieved} execs/s only")
+EOF
+cp "$dir/report.md" "$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
+cat "$dir/report.md"
+note "written to $RESULTS"
