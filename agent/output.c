@@ -546,8 +546,12 @@ static void text_record(struct nj_output *o, const struct nj_hdr *h, const struc
 
 /* ---- records ---------------------------------------------------------------------- */
 
+/* Close the event json_head() opened and write it as one line. */
 static void emit(struct nj_output *o)
 {
+	nj_json_obj_end(&o->json);
+	if (o->json.depth != 0)
+		nj_warn("internal error: unbalanced JSON event (depth %d)", o->json.depth);
 	if (o->json.oom) {
 		nj_warn("out of memory formatting an event");
 		return;
@@ -643,7 +647,6 @@ void nj_output_health(struct nj_output *o, const struct nj_health *h)
 	nj_json_u64(j, "watched_names", h->watched_names);
 	nj_json_u64(j, "processes", nj_proctab_size(o->procs));
 	nj_json_u64(j, "uptime_s", h->uptime_s);
-	nj_json_obj_end(j);
 	nj_json_obj_end(j);
 	nj_json_obj_end(j);
 	emit(o);

@@ -38,14 +38,6 @@ done
 [[ -x $BENCH ]] || die "$BENCH not found: run 'make bench' (or 'make' first)"
 [[ -x $AGENT ]] || die "$AGENT not found: run 'make bench' (or 'make' first)"
 command -v python3 >/dev/null || die "python3 not found: it computes the medians"
-# Another agent would see the 'none' runs too and make every ratio meaningless.
-if others=$(pgrep -x nightjar-agent); then
-	die "nightjar-agent already running (pid ${others//$'\n'/ }): stop it first"
-fi
-
-agent_pid=""
-dir=$(mktemp -d /tmp/nightjar-bench.XXXXXX)
-
 # True while pid runs. kill -0 is not enough: it succeeds on a zombie not yet reaped.
 alive() {
 	local stat
@@ -53,6 +45,30 @@ alive() {
 	stat=${stat##*) }
 	[[ ${stat%% *} != Z ]]
 }
+
+# Running agents this script did not start (a test elsewhere on a shared machine), one line
+# each. They see our workloads too, so they must not overlap a run.
+foreign_agents() {
+	local pid
+	for pid in $(pgrep -x nightjar-agent); do
+		[[ $pid != "${agent_pid:-}" ]] && alive "$pid" && echo "$pid"
+	done
+	return 0
+}
+
+# Give a short-lived one a while to finish before starting.
+for ((i = 0; ; i++)); do
+	others=$(foreign_agents)
+	[[ -n $others ]] || break
+	((i < 60)) || die "nightjar-agent already running (pid ${others//$'\n'/ }): stop it first"
+	if ((i == 0)); then
+		note "waiting up to 30s for nightjar-agent (pid ${others//$'\n'/ }) to exit"
+	fi
+	sleep 0.5
+done
+
+agent_pid=""
+dir=$(mktemp -d /tmp/nightjar-bench.XXXXXX)
 
 # gone PID TENTHS: wait up to TENTHS tenths of a second for pid to end; false if it did not.
 gone() {
@@ -145,7 +161,8 @@ stop_agent() {
 	fi
 }
 
-# health ROUND CONFIG TAG [BENCH_PID]: append the run's final health counters to health.csv,
+# health ROUND CONFIG TAG [BENCH_PID]: append the run's final health counters to health.csv
+# (with BENCH_PID, also exec events, those whose parent is BENCH_PID, lines and invalid lines),
 # then drop the event file (a round writes hundreds of MB of watched-open events).
 health() {
 	local round=$1 config=$2 tag=$3 bench_pid=${4:-0}
@@ -170,13 +187,13 @@ def get(obj, key):
                 return found
     return None
 
-last_health, execs, bench_execs, bad = None, 0, 0, 0
+last_health, lines, execs, bench_execs, bad = None, 0, 0, 0, 0
 with open(path, "rb") as f:
     for line in f:
-        # Decode only lines that can matter: a round holds ~10^5 open events.
-        is_health = b'"health"' in line
-        is_exec = bench_pid and b'"exec"' in line
-        if not (is_health or is_exec):
+        lines += 1
+        # A round holds ~10^5 open events: there, decode only the lines that can matter.
+        # The exec_rate run is small, so every line is checked as JSON.
+        if not bench_pid and b'"health"' not in line:
             continue
         try:
             ev = json.loads(line)
@@ -186,7 +203,7 @@ with open(path, "rb") as f:
         action = get(ev, "event.action")
         if action == "health":
             last_health = ev
-        elif action == "exec" and bench_pid:
+        elif action == "exec":
             execs += 1
             if str(get(ev, "process.parent.pid")) == str(bench_pid):
                 bench_execs += 1
@@ -196,17 +213,29 @@ def counter(name):
     return "" if v is None else str(v)
 
 if bad:
-    print(f"run.sh: warning: {bad} unparseable lines in {config} output", file=sys.stderr)
-print(",".join([round_, config, counter("records"), counter("ringbuf_drops"),
-                str(execs) if bench_pid else "", str(bench_execs) if bench_pid else ""]))
+    print(f"run.sh: warning: {bad} lines of {config} output (round {round_}) are not valid JSON",
+          file=sys.stderr)
+exec_cols = [str(execs), str(bench_execs), str(lines), str(bad)] if bench_pid else [""] * 4
+print(",".join([round_, config, counter("records"), counter("ringbuf_drops")] + exec_cols))
 EOF
 	rm -f "$dir/$tag.json"
+}
+
+# Counted and flagged in the report when one appears during a run.
+foreign_runs=0
+check_foreign() {
+	local pids
+	pids=$(foreign_agents)
+	[[ -n $pids ]] || return 0
+	foreign_runs=$((foreign_runs + 1))
+	note "warning: another nightjar-agent is running (pid ${pids//$'\n'/ }): $1 figures are skewed"
 }
 
 # run_workloads ROUND CONFIG: run every timed workload once, appending to results.csv.
 run_workloads() {
 	local round=$1 config=$2 line w
 
+	check_foreign "round $round $config"
 	for w in open_unwatched open_watched fork_exec connect; do
 		case $w in
 		open_unwatched) line=$("$BENCH" "$w" "$unwatched" "$ITERS_OPEN") ;;
@@ -217,6 +246,7 @@ run_workloads() {
 		[[ $line =~ ns_per_op=([0-9]+) ]] || die "unexpected output from $BENCH $w: '$line'"
 		echo "$round,$config,$w,${BASH_REMATCH[1]}" >>"$dir/results.csv"
 	done
+	check_foreign "round $round $config"
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -242,7 +272,9 @@ done
 # keeps up, not what it costs.
 note "exec_rate: $EXEC_RATE execs/s for ${EXEC_SECONDS}s under the agent"
 start_agent agent exec_rate
+check_foreign exec_rate
 line=$("$BENCH" exec_rate "$EXEC_RATE" "$EXEC_SECONDS")
+check_foreign exec_rate
 stop_agent agent exec_rate
 [[ $line =~ achieved=([0-9]+).*execs=([0-9]+).*pid=([0-9]+) ]] ||
 	die "unexpected output from $BENCH exec_rate: '$line'"
@@ -258,7 +290,7 @@ NB_CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) × $
 NB_LOAD="$load_start at start, $load_end at end"
 NB_ELAPSED=$((SECONDS - t_start))
 export ROUNDS ITERS_OPEN ITERS_EXEC ITERS_CONNECT EXEC_RATE EXEC_SECONDS
-export NB_DATE NB_KERNEL NB_CPU NB_LOAD NB_ELAPSED exec_achieved exec_count
+export NB_DATE NB_KERNEL NB_CPU NB_LOAD NB_ELAPSED exec_achieved exec_count foreign_runs
 python3 - "$dir/results.csv" "$dir/health.csv" >"$dir/report.md" <<'EOF'
 import csv, os, statistics, sys
 
@@ -299,6 +331,9 @@ print(f"- {env['ROUNDS']} interleaved rounds of none / floor / agent; iterations
       f"open {env['ITERS_OPEN']}, fork_exec {env['ITERS_EXEC']}, "
       f"connect {env['ITERS_CONNECT']}; {env['NB_ELAPSED']} s in all")
 print(f"- load average (1, 5, 15 min): {env['NB_LOAD']}")
+if env["foreign_runs"] != "0":
+    print(f"- **warning:** another nightjar-agent ran during {env['foreign_runs']} check(s) "
+          "before or after a run: those figures include its overhead")
 print()
 print("Medians over rounds. Each ratio is the ratio of the medians, then (paired) the median of "
       "the ratios within each round. floor = every BPF program attached, returning at once.")
@@ -346,12 +381,15 @@ for config in ("floor", "agent"):
 
 rate, achieved = int(env["EXEC_RATE"]), int(env["exec_achieved"])
 row = next(h for h in health if h[0] == "exec_rate")
-records, drops, execs, bench_execs = (v if v != "" else "n/a" for v in row[2:6])
+records, drops, execs, bench_execs, lines, bad = (v if v != "" else "n/a" for v in row[2:8])
 verdict = "n/a" if drops == "n/a" else ("met" if drops == "0" else "over")
 print(f"- exec_rate (agent): achieved {achieved} execs/s, target {rate}, over "
       f"{env['EXEC_SECONDS']} s ({env['exec_count']} execs); records {records}, "
       f"ringbuf_drops {drops} (target 0: {verdict}); exec events {execs}, "
       f"{bench_execs} of them children of nightjar-bench")
+if bad not in ("0", "n/a"):
+    print(f"  - {bad} of the agent's {lines} output lines are not valid JSON: events among them "
+          "are missing from the exec counts")
 if achieved < rate * 0.95:
     print(f"  - below the target: nightjar-bench could not fork+exec /bin/true {rate} times a "
           f"second here, so the drop count answers for {achieved} execs/s only")
