@@ -12,6 +12,7 @@ import sys
 
 def out(**kw):
     kw.setdefault("pid", os.getpid())
+    kw.setdefault("ppid", os.getppid())
     print(json.dumps(kw), flush=True)
 
 
