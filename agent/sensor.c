@@ -169,7 +169,7 @@ static int open_cgroup2(struct nj_sensor *s)
 
 /* Can an LSM program be loaded and attached on file_open? Loading alone is not enough: with
  * "bpf" missing from the active LSMs, attach succeeds and the program never runs. */
-static bool probe_lsm_file_open(char *why, size_t whylen)
+static bool probe_lsm_file_open(struct nj_sensor *s, char *why, size_t whylen)
 {
 	/* r0 = 0; exit */
 	const struct bpf_insn insns[] = {
@@ -181,6 +181,14 @@ static bool probe_lsm_file_open(char *why, size_t whylen)
 	int fd, link, id, n;
 	FILE *f;
 
+	/* the active LSM list lives in securityfs, which a minimal host may not mount */
+	if (!exists("/sys/kernel/security/lsm") && !enter_private_mounts(s)) {
+		if (mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) == 0)
+			nj_info("mounted securityfs at /sys/kernel/security (in the agent's private "
+				"mount namespace)");
+		else
+			nj_warn("mounting securityfs to read the active LSMs: %s", strerror(errno));
+	}
 	f = fopen("/sys/kernel/security/lsm", "re");
 	if (f) {
 		n = (int)fread(lsms, 1, sizeof(lsms) - 1, f);
@@ -323,7 +331,7 @@ struct nj_sensor *nj_sensor_start(const struct nj_sensor_opts *opts)
 		       strerror(-err));
 		goto err_destroy;
 	}
-	use_lsm = probe_lsm_file_open(why, sizeof(why));
+	use_lsm = probe_lsm_file_open(s, why, sizeof(why));
 	if (!use_lsm)
 		nj_info("lsm/file_open not usable (%s); falling back to syscall tracepoints", why);
 	bpf_object__for_each_program(prog, s->skel->obj)
