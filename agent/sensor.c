@@ -35,6 +35,9 @@ struct nj_sensor {
 	bool mounted_cgroup2; /* we mounted CGROUP2_PRIVATE_DIR and must remove it */
 	bool private_mounts;  /* we entered our own mount namespace */
 	uint32_t watch_gen;   /* generation of the current watch refresh */
+	/* the bloom filters a refresh builds; the live ones are in the object's .bss */
+	__u64 next_ino_bloom[NJ_BLOOM_WORDS];
+	__u64 next_name_bloom[NJ_BLOOM_WORDS];
 	int ncpus;
 };
 
@@ -440,12 +443,23 @@ int nj_sensor_stats(const struct nj_sensor *s, uint64_t out[NJ_STAT_MAX])
 void nj_sensor_watch_begin(struct nj_sensor *s)
 {
 	s->watch_gen++;
+	memset(s->next_ino_bloom, 0, sizeof(s->next_ino_bloom));
+	memset(s->next_name_bloom, 0, sizeof(s->next_name_bloom));
+}
+
+/* Set a bit in the refresh's filter and at once in the live one: the kernel must never miss
+ * a watched file, so live bits are only cleared when the refresh ends. */
+static void bloom_set(__u64 *next, __u64 *live, __u32 bit)
+{
+	next[bit / 64] |= 1ULL << (bit % 64);
+	live[bit / 64] |= 1ULL << (bit % 64);
 }
 
 int nj_sensor_watch_inode(struct nj_sensor *s, uint32_t kdev, uint64_t ino)
 {
 	struct nj_inode_key k = {.ino = ino, .dev = kdev};
 
+	bloom_set(s->next_ino_bloom, s->skel->bss->ino_bloom, nj_bloom_ino(ino));
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.watch_inodes), &k, &s->watch_gen,
 				BPF_ANY)) {
 		nj_warn("watch list full: cannot watch inode %llu on %u:%u: %s",
@@ -459,8 +473,13 @@ int nj_sensor_watch_name(struct nj_sensor *s, const char leaf[NJ_LEAF_MAX], uint
 			 const char parent[NJ_PARENT_MAX])
 {
 	int names = bpf_map__fd(s->skel->maps.watch_names);
+	size_t len = strnlen(leaf, NJ_LEAF_MAX);
 	struct nj_sig_key sk;
+	__u64 prefix = 0;
 	__u32 cur = 0;
+
+	memcpy(&prefix, leaf, len < sizeof(prefix) ? len : sizeof(prefix));
+	bloom_set(s->next_name_bloom, s->skel->bss->name_bloom, nj_bloom_name((__u32)len, prefix));
 
 	/* a leaf that one pattern wants anywhere and another under a parent: anywhere wins */
 	if (!bpf_map_lookup_elem(names, leaf, &cur))
@@ -488,6 +507,10 @@ void nj_sensor_watch_end(struct nj_sensor *s, size_t *n_inodes, size_t *n_names)
 	size_t nstale, i, count;
 	bool first;
 	__u32 gen;
+
+	/* bits of files this refresh did not find go; the map entries follow */
+	memcpy(s->skel->bss->ino_bloom, s->next_ino_bloom, sizeof(s->next_ino_bloom));
+	memcpy(s->skel->bss->name_bloom, s->next_name_bloom, sizeof(s->next_name_bloom));
 
 	/* drop identities this refresh did not see (replaced or deleted files), in batches
 	 * because deleting while iterating restarts the walk */

@@ -37,6 +37,11 @@ const volatile __u32 agent_tgid = 0;	   /* the agent's own activity is never rep
 const volatile __u64 wakeup_bytes = 65536; /* wake the agent once this much is queued */
 const volatile __u8 hooks_only = 0;	   /* benchmark floor: attach everything, do nothing */
 
+/* See nj_bloom_*() in nightjar.h. The agent sets bits before it adds map entries and clears
+ * them only after a rescan, so a bit is never missing for a watched file. */
+__u64 ino_bloom[NJ_BLOOM_WORDS];
+__u64 name_bloom[NJ_BLOOM_WORDS];
+
 /* All records, in the order they were reserved. Sized by the agent (ring_buffer_size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -125,19 +130,25 @@ static __always_inline bool is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == agent_tgid;
 }
 
-/* Batched wakeups: a wakeup per record costs ~2.5x on an open() loop, see kernel-hooks.md. */
-static __always_inline __u64 wake_flags(void)
+/* Batched wakeups: a wakeup per record costs ~2.5x on an open() loop (kernel-hooks.md), and
+ * waking on every record once the queue is past the threshold is a storm of its own until the
+ * agent runs. So wake only when a record takes the queue across a multiple of wakeup_bytes:
+ * once per wakeup_bytes of data, and a crossing that two CPUs race past is caught at the next
+ * multiple. The agent's flush timer bounds the latency of a quiet queue. */
+static __always_inline __u64 wake_flags(__u64 before, __u64 after)
 {
-	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									 : BPF_RB_NO_WAKEUP;
+	return before / wakeup_bytes != after / wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+							     : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void output(void *rec, __u64 size)
 {
+	__u64 queued = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
+
 	/* The verifier needs the size bounded by the scratch value it comes from. */
 	if (size > NJ_EXEC_MAX)
 		size = NJ_EXEC_MAX;
-	if (bpf_ringbuf_output(&rb, rec, size, wake_flags()))
+	if (bpf_ringbuf_output(&rb, rec, size, wake_flags(queued, queued + size)))
 		stat_inc(NJ_STAT_RB_DROP);
 	else
 		stat_inc(NJ_STAT_RECORDS);
@@ -152,9 +163,12 @@ static __always_inline void *reserve(__u64 size)
 	return rec;
 }
 
-static __always_inline void submit(void *rec)
+/* Fixed-size records: the reservation already counts in the queue. */
+static __always_inline void submit(void *rec, __u64 size)
 {
-	bpf_ringbuf_submit(rec, wake_flags());
+	__u64 queued = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(rec, wake_flags(queued > size ? queued - size : 0, queued));
 	stat_inc(NJ_STAT_RECORDS);
 }
 
@@ -339,7 +353,7 @@ int BPF_PROG(nj_fork, struct task_struct *parent, struct task_struct *child)
 	if (!e)
 		return 0;
 	fill_hdr(&e->hdr, NJ_REC_FORK, sizeof(*e), child);
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -360,39 +374,52 @@ int BPF_PROG(nj_exit, struct task_struct *p)
 	fill_hdr(&e->hdr, NJ_REC_EXIT, sizeof(*e), p);
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	e->pad = 0;
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
 /* ---- credential files ------------------------------------------------------------------ */
 
-/* Decide in the kernel whether an opened file is watched: one hash lookup by identity, one by
- * leaf name, and only for a known leaf a third by (leaf, parent). Unwatched opens end here. */
+static __always_inline bool bloom_has(const __u64 *bloom, __u32 bit)
+{
+	return bloom[(bit / 64) & (NJ_BLOOM_WORDS - 1)] & (1ULL << (bit & 63));
+}
+
+/* Decide in the kernel whether an opened file is watched. Unwatched opens (nearly all) end at
+ * two bloom bit tests; a bit hit costs a hash lookup by identity, or by leaf name and, for a
+ * leaf that needs it, a third by (leaf, parent). */
 static __always_inline void check_open(struct file *f)
 {
 	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
 	struct nj_inode_key ik = {};
 	struct nj_sig_key sk = {};
-	struct dentry *d, *parent;
+	const unsigned char *name;
+	__u32 match = 0, len, mode, *want;
+	struct dentry *parent;
 	struct nj_open *e;
-	__u32 match, len, *want;
-	__u32 mode;
+	__u64 prefix = 0;
 
-	mode = BPF_CORE_READ(inode, i_mode);
-	if ((mode & S_IFMT) != S_IFREG)
-		return;
-	ik.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	ik.ino = BPF_CORE_READ(inode, i_ino);
-	d = BPF_CORE_READ(f, f_path.dentry);
-	if (bpf_map_lookup_elem(&watch_inodes, &ik)) {
-		match = NJ_MATCH_INODE;
-	} else {
+	if (bloom_has(ino_bloom, nj_bloom_ino(ik.ino))) {
+		ik.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		if (bpf_map_lookup_elem(&watch_inodes, &ik))
+			match = NJ_MATCH_INODE;
+	}
+
+	if (!match) {
 		len = BPF_CORE_READ(d, d_name.len);
 		if (len == 0 || len >= NJ_LEAF_MAX)
 			return;
+		name = BPF_CORE_READ(d, d_name.name);
+		/* 8 bytes are always readable: short names live inline in the dentry */
+		bpf_probe_read_kernel(&prefix, sizeof(prefix), name);
+		if (len < 8)
+			prefix &= (1ULL << (len * 8)) - 1;
+		if (!bloom_has(name_bloom, nj_bloom_name(len, prefix)))
+			return;
 		/* exactly len bytes into a zeroed key: the hash covers the whole key */
-		bpf_probe_read_kernel(sk.leaf, len & (NJ_LEAF_MAX - 1),
-				      BPF_CORE_READ(d, d_name.name));
+		bpf_probe_read_kernel(sk.leaf, len & (NJ_LEAF_MAX - 1), name);
 		want = bpf_map_lookup_elem(&watch_names, sk.leaf);
 		if (!want)
 			return;
@@ -410,6 +437,10 @@ static __always_inline void check_open(struct file *f)
 			match = NJ_MATCH_SIGNATURE;
 		}
 	}
+	/* a directory that happens to carry a credential file's name is not one */
+	mode = BPF_CORE_READ(inode, i_mode);
+	if ((mode & S_IFMT) != S_IFREG)
+		return;
 
 	stat_inc(NJ_STAT_OPEN_MATCHED);
 	e = scratch_buf();
@@ -417,7 +448,7 @@ static __always_inline void check_open(struct file *f)
 		return;
 	fill_hdr(&e->hdr, NJ_REC_OPEN, 0, (struct task_struct *)bpf_get_current_task());
 	e->flags = BPF_CORE_READ(f, f_flags);
-	e->dev = ik.dev;
+	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	e->ino = ik.ino;
 	e->match = match;
 	e->mode = mode;
@@ -438,8 +469,9 @@ int BPF_PROG(nj_lsm_file_open, struct file *file)
 static __always_inline struct file *fd_to_file(int fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
 	struct file *f = NULL;
 
 	if (fd < 0 || (unsigned int)fd >= max)
@@ -605,7 +637,7 @@ int nj_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	} else {
 		__builtin_memcpy(e->daddr, &in.dst.sin6_addr, 16);
 	}
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -638,7 +670,7 @@ int nj_exit_listen(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	}
 	e->ret = ctx->ret;
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -660,7 +692,7 @@ static __always_inline int accept_exit(long ret)
 		return 0;
 	}
 	e->ret = ret;
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -718,7 +750,7 @@ static __always_inline void udp_send(struct bpf_sock_addr *ctx, __u16 family, co
 	e->sport = bsk->src_port;
 	e->dport = port;
 	__builtin_memcpy(e->daddr, addr, 16);
-	submit(e);
+	submit(e, sizeof(*e));
 }
 
 SEC("cgroup/sendmsg4")

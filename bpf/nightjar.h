@@ -33,6 +33,25 @@
 #define NJ_LEAF_MAX   64
 #define NJ_PARENT_MAX 32
 
+/* Bloom filters in front of the watch maps, so an unwatched open costs two bit tests instead of
+ * two hash lookups: one over watched inode numbers, one over the length and first 8 bytes of
+ * watched file names. Written by the agent into the object's .bss, read by the programs;
+ * both sides compute bit positions with the functions below. */
+#define NJ_BLOOM_BITS  4096
+#define NJ_BLOOM_WORDS (NJ_BLOOM_BITS / 64)
+
+static inline __u32 nj_bloom_ino(__u64 ino)
+{
+	/* Fibonacci hashing: the top 12 bits of the product */
+	return (__u32)((ino * 0x9E3779B97F4A7C15ULL) >> 52);
+}
+
+/* prefix: the first min(len, 8) bytes of the name, little-endian, zero above them */
+static inline __u32 nj_bloom_name(__u32 len, __u64 prefix)
+{
+	return (__u32)(((prefix ^ ((__u64)len << 58)) * 0x9E3779B97F4A7C15ULL) >> 52);
+}
+
 /* Flags of a path (nj_path.flags). */
 #define NJ_PATH_TRUNCATED 0x1 /* deeper than NJ_PATH_DEPTH or longer than NJ_PATH_MAX */
 #define NJ_PATH_DETACHED  0x2 /* ended at a pseudo-fs dentry: memfd, anon inode, pipe */
