@@ -92,15 +92,19 @@ run: deps
 	$(AGENT) $(ARGS)
 
 unit: $(UNIT_BINS)
-	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+	$(Q)rc=0; for t in $(UNIT_BINS); do echo "== $$t"; \
+		$$t || { echo "unit-binary-failed: $$t"; rc=1; }; done; exit $$rc
 
 integration: all
 	$(Q)bats --print-output-on-failure tests/integration
 
+# Both suites run even if the first fails; the logs feed one closing line.
 check: deps
 	$(Q)$(MAKE) --no-print-directory all format-check
-	$(Q)$(MAKE) --no-print-directory unit
-	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)rm -f $(OUTPUT)/unit.log $(OUTPUT)/integration.tap
+	$(Q)$(MAKE) --no-print-directory unit 2>&1 | tee $(OUTPUT)/unit.log
+	$(Q)bats --print-output-on-failure tests/integration 2>&1 | tee $(OUTPUT)/integration.tap
+	$(Q)scripts/test-summary.sh $(OUTPUT)/unit.log $(OUTPUT)/integration.tap
 
 bench: all
 	$(Q)bench/run.sh

@@ -622,12 +622,11 @@ void nj_output_health(struct nj_output *o, const struct nj_health *h)
 	if (o->mode == NJ_OUTPUT_TEXT) {
 		fprintf(o->out,
 			"health records=%llu ringbuf_drops=%llu args_truncated=%llu "
-			"paths_truncated=%llu inflight_full=%llu events=%llu watched_inodes=%zu\n",
+			"paths_truncated=%llu events=%llu watched_inodes=%zu\n",
 			(unsigned long long)h->stats[NJ_STAT_RECORDS],
 			(unsigned long long)h->stats[NJ_STAT_RB_DROP],
 			(unsigned long long)h->stats[NJ_STAT_ARGS_TRUNC],
 			(unsigned long long)h->stats[NJ_STAT_PATH_TRUNC],
-			(unsigned long long)h->stats[NJ_STAT_INFLIGHT_FULL],
 			(unsigned long long)o->events, h->watched_inodes);
 		return;
 	}
@@ -638,7 +637,6 @@ void nj_output_health(struct nj_output *o, const struct nj_health *h)
 	nj_json_u64(j, "ringbuf_drops", h->stats[NJ_STAT_RB_DROP]);
 	nj_json_u64(j, "args_truncated", h->stats[NJ_STAT_ARGS_TRUNC]);
 	nj_json_u64(j, "paths_truncated", h->stats[NJ_STAT_PATH_TRUNC]);
-	nj_json_u64(j, "inflight_full", h->stats[NJ_STAT_INFLIGHT_FULL]);
 	nj_json_u64(j, "skstorage_fail", h->stats[NJ_STAT_SKSTORAGE_FAIL]);
 	nj_json_u64(j, "open_matched", h->stats[NJ_STAT_OPEN_MATCHED]);
 	nj_json_u64(j, "events", o->events);

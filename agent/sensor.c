@@ -55,9 +55,7 @@ static const struct {
 	{"nj_exit_open", "file_open"},
 	{"nj_exit_creat", "file_open"},
 	{"nj_exit_open_by_handle_at", "file_open"},
-	{"nj_enter_connect", "connect"},
 	{"nj_exit_connect", "connect"},
-	{"nj_enter_listen", "listen"},
 	{"nj_exit_listen", "listen"},
 	{"nj_exit_accept4", "accept"},
 	{"nj_exit_accept", "accept"},
@@ -187,7 +185,8 @@ static bool probe_lsm_file_open(struct nj_sensor *s, char *why, size_t whylen)
 	/* the active LSM list lives in securityfs, which a minimal host may not mount */
 	if (!exists("/sys/kernel/security/lsm") && !enter_private_mounts(s)) {
 		if (mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) == 0)
-			nj_info("mounted securityfs at /sys/kernel/security (in the agent's private "
+			nj_info("mounted securityfs at /sys/kernel/security (in the agent's "
+				"private "
 				"mount namespace)");
 		else
 			nj_warn("mounting securityfs to read the active LSMs: %s", strerror(errno));

@@ -1,6 +1,7 @@
 /* watch.c - pattern signatures, home directories and glob expansion. */
 #include <dirent.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +47,15 @@ uint32_t nj_watch_signature(const char *pattern, char leaf[NJ_LEAF_MAX], char pa
 	return NJ_NAME_NEED_PARENT;
 }
 
-static int add_home(char ***homes, size_t *n, size_t *cap, const char *dir)
+static int add_home(char ***homes, size_t *n, size_t *cap, const char *path)
 {
+	char dir[PATH_MAX];
 	struct stat st;
 	size_t i;
 
-	if (dir[0] != '/' || stat(dir, &st) || !S_ISDIR(st.st_mode))
+	/* one directory, one entry: "/home/a/", "/home/a" and "/var/home/a" behind a /home
+	 * symlink are the same home */
+	if (path[0] != '/' || !realpath(path, dir) || stat(dir, &st) || !S_ISDIR(st.st_mode))
 		return 0;
 	for (i = 0; i < *n; i++)
 		if (!strcmp((*homes)[i], dir))

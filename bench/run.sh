@@ -327,7 +327,8 @@ def num(x):
 print("# Nightjar overhead benchmark")
 print()
 print(f"- {env['NB_DATE']}, kernel {env['NB_KERNEL']}, CPU {env['NB_CPU']}")
-print(f"- {env['ROUNDS']} interleaved rounds of none / floor / agent; iterations per run: "
+rounds = "1 round" if env["ROUNDS"] == "1" else f"{env['ROUNDS']} interleaved rounds"
+print(f"- {rounds} of none / floor / agent; iterations per run: "
       f"open {env['ITERS_OPEN']}, fork_exec {env['ITERS_EXEC']}, "
       f"connect {env['ITERS_CONNECT']}; {env['NB_ELAPSED']} s in all")
 print(f"- load average (1, 5, 15 min): {env['NB_LOAD']}")

@@ -5,8 +5,8 @@
  * programs on or off with bpf_program__set_autoload() after probing the kernel):
  *   process  tp_btf/sched_process_{exec,fork,exit}
  *   file     lsm/file_open (sees io_uring too) | tracepoint syscalls sys_exit_open*
- *   connect  tracepoint syscalls sys_{enter,exit}_connect
- *   listen   tracepoint syscalls sys_{enter,exit}_listen
+ *   connect  tracepoint syscalls sys_exit_connect
+ *   listen   tracepoint syscalls sys_exit_listen
  *   accept   tracepoint syscalls sys_exit_accept{,4}
  *   udp      cgroup/sendmsg{4,6} on the cgroup v2 root (unconnected sends only)
  *
@@ -88,20 +88,6 @@ struct {
 	__type(value, __u32);
 } watch_sigs SEC(".maps");
 
-/* A syscall's arguments, kept from its entry to its exit, per thread. */
-struct inflight {
-	__s32 fd;
-	__u32 pad;
-	struct sockaddr_in6 dst; /* connect: the caller's destination (v4 fits too) */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct inflight);
-} inflight SEC(".maps");
-
 /* Last destination reported for an unconnected UDP socket, so a resolver's thousandth
  * query to the same server costs no record. */
 struct udp_seen {
@@ -179,33 +165,37 @@ static __always_inline void *scratch_buf(void)
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
+/* task must be a BTF pointer (a tp_btf argument or bpf_get_current_task_btf()): fields are
+ * then plain loads the verifier guards, not a bpf_probe_read_kernel() call each, which on a
+ * record with twenty fields is most of its cost. */
 static __always_inline void fill_task(struct nj_task *t, struct task_struct *task)
 {
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	struct task_struct *parent = task->real_parent;
+	const struct cred *cred = task->cred;
 
-	t->tgid = BPF_CORE_READ(task, tgid);
-	t->pid = BPF_CORE_READ(task, pid);
-	t->ppid = BPF_CORE_READ(parent, tgid);
-	t->uid = BPF_CORE_READ(task, cred, uid.val);
-	t->gid = BPF_CORE_READ(task, cred, gid.val);
-	t->euid = BPF_CORE_READ(task, cred, euid.val);
+	t->tgid = task->tgid;
+	t->pid = task->pid;
+	t->ppid = parent->tgid;
+	t->uid = cred->uid.val;
+	t->gid = cred->gid.val;
+	t->euid = cred->euid.val;
 	/* loginuid and sessionid only exist with CONFIG_AUDITSYSCALL */
 	if (bpf_core_field_exists(task->loginuid)) {
-		t->loginuid = BPF_CORE_READ(task, loginuid.val);
-		t->sessionid = BPF_CORE_READ(task, sessionid);
+		t->loginuid = task->loginuid.val;
+		t->sessionid = task->sessionid;
 	} else {
 		t->loginuid = (__u32)-1;
 		t->sessionid = (__u32)-1;
 	}
-	t->sid = BPF_CORE_READ(task, signal, pids[PIDTYPE_SID], numbers[0].nr);
-	t->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	t->pidns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
-	t->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	t->sid = task->signal->pids[PIDTYPE_SID]->numbers[0].nr;
+	t->mntns = task->nsproxy->mnt_ns->ns.inum;
+	t->pidns = task->nsproxy->pid_ns_for_children->ns.inum;
+	t->netns = task->nsproxy->net_ns->ns.inum;
 	/* A process is identified by its leader's start: threads and exec keep it. */
-	t->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-	t->parent_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	t->start_ns = task->group_leader->start_boottime;
+	t->parent_start_ns = parent->group_leader->start_boottime;
 	t->cgroup_id = bpf_get_current_cgroup_id();
-	BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
+	bpf_probe_read_kernel(t->comm, sizeof(t->comm), task->comm);
 }
 
 static __always_inline void fill_hdr(struct nj_hdr *h, __u32 kind, __u32 size,
@@ -446,7 +436,7 @@ static __always_inline void check_open(struct file *f)
 	e = scratch_buf();
 	if (!e)
 		return;
-	fill_hdr(&e->hdr, NJ_REC_OPEN, 0, (struct task_struct *)bpf_get_current_task());
+	fill_hdr(&e->hdr, NJ_REC_OPEN, 0, bpf_get_current_task_btf());
 	e->flags = BPF_CORE_READ(f, f_flags);
 	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	e->ino = ik.ino;
@@ -564,59 +554,55 @@ static __always_inline struct nj_net *net_begin(__u32 kind)
 	if (!e)
 		return NULL;
 	__builtin_memset(&e->family, 0, sizeof(*e) - offsetof(struct nj_net, family));
-	fill_hdr(&e->hdr, kind, sizeof(*e), (struct task_struct *)bpf_get_current_task());
+	fill_hdr(&e->hdr, kind, sizeof(*e), bpf_get_current_task_btf());
 	return e;
 }
 
-static __always_inline void remember(__s32 fd, const void *uaddr)
+/* A syscall's own arguments at its exit, from the user registers saved at entry: no entry
+ * program and no per-thread map between the two. */
+static __always_inline struct pt_regs *syscall_regs(void)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight in = {.fd = fd};
-
-	if (uaddr)
-		bpf_probe_read_user(&in.dst, sizeof(in.dst), uaddr);
-	if (bpf_map_update_elem(&inflight, &id, &in, BPF_ANY))
-		stat_inc(NJ_STAT_INFLIGHT_FULL);
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-static __always_inline bool recall(struct inflight *out)
+/* The caller's sockaddr: only as many bytes as its family has, so a sockaddr_in at the end of
+ * a page does not fail the read. Returns the family. */
+static __always_inline __u16 read_user_dst(const void *uaddr, __u8 daddr[16], __u16 *dport)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &id);
+	struct sockaddr_in6 sa = {};
 
-	if (!in)
-		return false;
-	*out = *in;
-	bpf_map_delete_elem(&inflight, &id);
-	return true;
-}
-
-SEC("tracepoint/syscalls/sys_enter_connect")
-int nj_enter_connect(struct trace_event_raw_sys_enter *ctx)
-{
-	const void *uaddr = (const void *)ctx->args[1];
-	__u16 family = 0;
-
-	if (hooks_only || is_self())
+	if (bpf_probe_read_user(&sa.sin6_family, sizeof(sa.sin6_family), uaddr))
 		return 0;
-	/* only inet destinations are worth the entry bookkeeping (not AF_UNIX, netlink) */
-	bpf_probe_read_user(&family, sizeof(family), uaddr);
-	if (family != AF_INET && family != AF_INET6)
-		return 0;
-	remember((__s32)ctx->args[0], uaddr);
-	return 0;
+	if (sa.sin6_family == AF_INET) {
+		struct sockaddr_in sin = {};
+
+		bpf_probe_read_user(&sin, sizeof(sin), uaddr);
+		__builtin_memcpy(daddr, &sin.sin_addr, 4);
+		*dport = bpf_ntohs(sin.sin_port);
+	} else if (sa.sin6_family == AF_INET6) {
+		bpf_probe_read_user(&sa, sizeof(sa), uaddr);
+		__builtin_memcpy(daddr, &sa.sin6_addr, 16);
+		*dport = bpf_ntohs(sa.sin6_port);
+	}
+	return sa.sin6_family;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int nj_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	struct inflight in;
+	struct pt_regs *regs;
 	struct nj_net *e;
 	struct sock *sk;
+	__u8 daddr[16] = {};
+	__u16 dport = 0;
 
-	if (hooks_only || !recall(&in))
+	if (hooks_only || is_self())
 		return 0;
-	sk = fd_to_sock(in.fd);
+	regs = syscall_regs();
+	/* only inet destinations (not AF_UNIX, netlink) */
+	if (!read_user_dst((const void *)PT_REGS_PARM2_CORE_SYSCALL(regs), daddr, &dport))
+		return 0;
+	sk = fd_to_sock((int)PT_REGS_PARM1_CORE_SYSCALL(regs));
 	if (!sk)
 		return 0;
 	e = net_begin(NJ_REC_CONNECT);
@@ -628,38 +614,22 @@ int nj_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	}
 	e->ret = ctx->ret;
 	/* the caller's destination: a refused socket may already have forgotten its peer */
-	e->dport = bpf_ntohs(in.dst.sin6_port);
-	if (in.dst.sin6_family == AF_INET) {
-		struct sockaddr_in *sin = (void *)&in.dst;
-
-		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-		__builtin_memcpy(e->daddr, &sin->sin_addr, 4);
-	} else {
-		__builtin_memcpy(e->daddr, &in.dst.sin6_addr, 16);
-	}
+	__builtin_memcpy(e->daddr, daddr, 16);
+	e->dport = dport;
 	submit(e, sizeof(*e));
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_listen")
-int nj_enter_listen(struct trace_event_raw_sys_enter *ctx)
-{
-	if (!hooks_only && !is_self())
-		remember((__s32)ctx->args[0], NULL);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_listen")
 int nj_exit_listen(struct trace_event_raw_sys_exit *ctx)
 {
-	struct inflight in;
 	struct nj_net *e;
 	struct sock *sk;
 
-	if (hooks_only || !recall(&in) || ctx->ret < 0)
+	if (hooks_only || ctx->ret < 0 || is_self())
 		return 0;
 	/* at exit the port is bound, even when listen() picked it */
-	sk = fd_to_sock(in.fd);
+	sk = fd_to_sock((int)PT_REGS_PARM1_CORE_SYSCALL(syscall_regs()));
 	if (!sk)
 		return 0;
 	e = net_begin(NJ_REC_LISTEN);

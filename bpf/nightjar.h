@@ -70,12 +70,10 @@ static inline __u32 nj_bloom_name(__u32 len, __u64 prefix)
 #define NJ_STAT_RB_DROP	       0 /* ring buffer full: record lost */
 #define NJ_STAT_ARGS_TRUNC     1 /* argv longer than NJ_ARGS_MAX */
 #define NJ_STAT_PATH_TRUNC     2 /* path deeper or longer than the walk allows */
-#define NJ_STAT_INFLIGHT_FULL  3 /* syscall entry could not be remembered for its exit */
-#define NJ_STAT_SKSTORAGE_FAIL 4 /* no socket storage: UDP destination reported again */
-#define NJ_STAT_OPEN_CHECKED   5 /* opens looked at by the credential filter */
-#define NJ_STAT_OPEN_MATCHED   6 /* opens that matched a watched file */
-#define NJ_STAT_RECORDS	       7 /* records submitted to the ring buffer */
-#define NJ_STAT_MAX	       8
+#define NJ_STAT_SKSTORAGE_FAIL 3 /* no socket storage: UDP destination reported again */
+#define NJ_STAT_OPEN_MATCHED   4 /* opens that matched a watched file */
+#define NJ_STAT_RECORDS	       5 /* records submitted to the ring buffer */
+#define NJ_STAT_MAX	       6
 
 /* The acting process, filled in the kernel for every record. Times are CLOCK_BOOTTIME ns. */
 struct nj_task {

@@ -80,7 +80,7 @@ static void make_pid(const char *root, const char *name, const char *stat, const
 	}
 }
 
-/* Lines in the kernel's format, with starttime (field 22) 5000, 7000 and 1 ticks. */
+/* Lines in the kernel's format, with starttime (field 22) 5000, 7000, 1 and 9000 ticks. */
 static const char stat_bash[] =
 	"100 (bash) S 1 100 100 34816 200 4194304 2392 11339 0 0 5 2 8 3 20 0 1 0 5000 9064448 "
 	"1327 18446744073709551615 94111490023424 94111490934973 140727536347392 0 0 0 65536 "
@@ -145,16 +145,58 @@ static void make_fake_proc(char root[static 32])
 	write_file(root, "uptime", "1.00 2.00\n", 10);
 }
 
+/* ---- fixtures: a table, and for the snapshot tests a fake /proc; both undone after each
+ * test, failed or not ---- */
+
+struct fixture {
+	struct nj_proctab *t;
+	char root[32]; /* "" when no fake /proc */
+};
+
+static int setup_table(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->t = nj_proctab_new(BOOT_ID);
+	*state = f;
+	return f->t ? 0 : -1;
+}
+
+static int setup_fake_proc(void **state)
+{
+	struct fixture *f;
+
+	if (setup_table(state))
+		return -1;
+	f = *state;
+	make_fake_proc(f->root);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (!f)
+		return 0;
+	nj_proctab_free(f->t);
+	if (f->root[0])
+		rm_tree(f->root);
+	free(f);
+	return 0;
+}
+
 /* ---- identities ---- */
 
 static void test_get_creates_once(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	uint64_t start = 5000 * tick() + 3, pstart = 10 * tick();
 	struct nj_proc *p;
 
-	(void)state;
-	assert_non_null(t);
 	assert_string_equal(nj_proctab_boot_id(t), BOOT_ID);
 	assert_int_equal(nj_proctab_size(t), 0);
 	assert_null(nj_proc_find(t, 100, start));
@@ -186,16 +228,14 @@ static void test_get_creates_once(void **state)
 	assert_null(nj_proc_find(t, 101, start));
 	assert_null(nj_proc_find(t, 100, 5001 * tick()));
 	assert_null(nj_proc_find(t, 100, 4999 * tick()));
-	nj_proctab_free(t);
 }
 
 static void test_reused_pid_is_another_process(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *a, *b, *c;
 
-	(void)state;
-	assert_non_null(t);
 	a = nj_proc_get(t, 4242, 100 * tick(), 1, 0);
 	b = nj_proc_get(t, 4242, 200 * tick(), 1, 0);
 	c = nj_proc_get(t, 4242, 300 * tick(), 1, 0);
@@ -218,7 +258,6 @@ static void test_reused_pid_is_another_process(void **state)
 	assert_ptr_equal(nj_proc_find(t, 4242, 100 * tick()), a);
 	assert_null(nj_proc_find(t, 4242, 200 * tick()));
 	assert_ptr_equal(nj_proc_find(t, 4242, 300 * tick()), c);
-	nj_proctab_free(t);
 }
 
 /* ---- images ---- */
@@ -226,11 +265,10 @@ static void test_reused_pid_is_another_process(void **state)
 static void test_child_copies_known_parent(void **state)
 {
 	static const char args[] = "bash\0-l\0-c\0echo hi"; /* 19 bytes */
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *parent, *child, *other;
 
-	(void)state;
-	assert_non_null(t);
 	parent = nj_proc_get(t, 10, 50 * tick(), 1, tick());
 	assert_non_null(parent);
 	memcpy(parent->comm, "bash", 5);
@@ -270,16 +308,14 @@ static void test_child_copies_known_parent(void **state)
 	assert_non_null(other);
 	assert_null(other->exe);
 	assert_int_equal(nj_proctab_size(t), 4);
-	nj_proctab_free(t);
 }
 
 static void test_child_of_parent_without_image(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *parent, *child;
 
-	(void)state;
-	assert_non_null(t);
 	parent = nj_proc_get(t, 2, tick(), 0, 0);
 	assert_non_null(parent);
 	memcpy(parent->comm, "kthreadd", 9);
@@ -289,16 +325,14 @@ static void test_child_of_parent_without_image(void **state)
 	assert_null(child->exe);
 	assert_null(child->args);
 	assert_int_equal(child->args_len, 0);
-	nj_proctab_free(t);
 }
 
 static void test_set_image_replaces(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *p;
 
-	(void)state;
-	assert_non_null(t);
 	p = nj_proc_get(t, 100, tick(), 1, 0);
 	assert_non_null(p);
 	assert_int_equal(nj_proc_set_image(p, "/bin/a", "a\0", 2, false), 0);
@@ -324,19 +358,17 @@ static void test_set_image_replaces(void **state)
 	assert_null(p->exe);
 	assert_null(p->args);
 	assert_int_equal(p->args_len, 0);
-	nj_proctab_free(t);
 }
 
 /* ---- exit and expiry ---- */
 
 static void test_exit_and_expire(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *p[5];
 	uint32_t i;
 
-	(void)state;
-	assert_non_null(t);
 	for (i = 0; i < 5; i++) {
 		p[i] = nj_proc_get(t, 100 + i, (10 + i) * tick(), 1, 0);
 		assert_non_null(p[i]);
@@ -390,18 +422,16 @@ static void test_exit_and_expire(void **state)
 	assert_null(p[0]->exe);
 	assert_int_equal(p[0]->exited_at_ns, 0);
 	assert_int_equal(nj_proctab_size(t), 1);
-	nj_proctab_free(t);
 }
 
 /* Freeing the table frees lingering entries too (the leak checker watches). */
 static void test_free_with_lingering(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *p;
 	uint32_t i;
 
-	(void)state;
-	assert_non_null(t);
 	for (i = 0; i < 100; i++) {
 		p = nj_proc_get(t, 1000 + i, tick() * i, 1, 0);
 		assert_non_null(p);
@@ -413,6 +443,7 @@ static void test_free_with_lingering(void **state)
 	assert_int_equal(nj_proctab_expire(t, 1010, 0), 4);
 	assert_int_equal(nj_proctab_size(t), 96);
 	nj_proctab_free(t);
+	f->t = NULL;
 	nj_proctab_free(NULL);
 }
 
@@ -420,14 +451,13 @@ static void test_free_with_lingering(void **state)
 
 static void test_snapshot(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *bash, *weird, *kthread, *sh;
-	char root[32], want_id[NJ_ENTITY_ID_LEN];
+	const char *root = f->root;
+	char want_id[NJ_ENTITY_ID_LEN];
 	size_t i;
 
-	(void)state;
-	assert_non_null(t);
-	make_fake_proc(root);
 	assert_int_equal(nj_proctab_snapshot(t, root, 0), 4);
 	assert_int_equal(nj_proctab_size(t), 4);
 
@@ -487,19 +517,15 @@ static void test_snapshot(void **state)
 
 	/* four found and a size of four: the unparsable stat (300), the empty directory (400) and
 	 * the names that are not pids added nothing */
-	nj_proctab_free(t);
-	rm_tree(root);
 }
 
 static void test_snapshot_skip_tgid(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *weird, *sh;
-	char root[32];
+	const char *root = f->root;
 
-	(void)state;
-	assert_non_null(t);
-	make_fake_proc(root);
 	/* the agent is the parent: skipped, and its children still name its start time */
 	assert_int_equal(nj_proctab_snapshot(t, root, 100), 3);
 	assert_int_equal(nj_proctab_size(t), 3);
@@ -514,27 +540,23 @@ static void test_snapshot_skip_tgid(void **state)
 	nj_proctab_free(t);
 
 	/* a leaf */
-	t = nj_proctab_new(BOOT_ID);
+	t = f->t = nj_proctab_new(BOOT_ID);
 	assert_non_null(t);
 	assert_int_equal(nj_proctab_snapshot(t, root, 200), 3);
 	assert_null(nj_proc_find(t, 200, nj_ticks_to_ns(7000)));
 	assert_non_null(nj_proc_find(t, 100, nj_ticks_to_ns(5000)));
 	assert_non_null(nj_proc_find(t, 2, nj_ticks_to_ns(1)));
 	assert_non_null(nj_proc_find(t, 301, nj_ticks_to_ns(9000)));
-	nj_proctab_free(t);
-	rm_tree(root);
 }
 
 /* A snapshot over entries the table already has fills them in place. */
 static void test_snapshot_over_known(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	struct nj_proc *p;
-	char root[32];
+	const char *root = f->root;
 
-	(void)state;
-	assert_non_null(t);
-	make_fake_proc(root);
 	p = nj_proc_get(t, 200, nj_ticks_to_ns(7000) + 1, 100, nj_ticks_to_ns(5000));
 	assert_non_null(p);
 	assert_int_equal(nj_proc_set_image(p, "/old", "old", 4, true), 0);
@@ -544,23 +566,19 @@ static void test_snapshot_over_known(void **state)
 	assert_string_equal(p->exe, "/opt/my proc/run");
 	assert_int_equal(p->args_len, sizeof(cmd_weird));
 	assert_false(p->args_trunc);
-	nj_proctab_free(t);
-	rm_tree(root);
 }
 
 static void test_snapshot_missing_root(void **state)
 {
-	struct nj_proctab *t = nj_proctab_new(BOOT_ID);
+	struct fixture *f = *state;
+	struct nj_proctab *t = f->t;
 	char root[32];
 
-	(void)state;
-	assert_non_null(t);
 	strcpy(root, "/tmp/nj_proc_XXXXXX");
 	assert_non_null(mkdtemp(root));
 	assert_int_equal(rmdir(root), 0);
 	assert_int_equal(nj_proctab_snapshot(t, root, 0), -1);
 	assert_int_equal(nj_proctab_size(t), 0);
-	nj_proctab_free(t);
 }
 
 static void test_read_boot_id(void **state)
@@ -582,17 +600,21 @@ static void test_read_boot_id(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_get_creates_once),
-		cmocka_unit_test(test_reused_pid_is_another_process),
-		cmocka_unit_test(test_child_copies_known_parent),
-		cmocka_unit_test(test_child_of_parent_without_image),
-		cmocka_unit_test(test_set_image_replaces),
-		cmocka_unit_test(test_exit_and_expire),
-		cmocka_unit_test(test_free_with_lingering),
-		cmocka_unit_test(test_snapshot),
-		cmocka_unit_test(test_snapshot_skip_tgid),
-		cmocka_unit_test(test_snapshot_over_known),
-		cmocka_unit_test(test_snapshot_missing_root),
+		cmocka_unit_test_setup_teardown(test_get_creates_once, setup_table, teardown),
+		cmocka_unit_test_setup_teardown(test_reused_pid_is_another_process, setup_table,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_child_copies_known_parent, setup_table,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_child_of_parent_without_image, setup_table,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_set_image_replaces, setup_table, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_and_expire, setup_table, teardown),
+		cmocka_unit_test_setup_teardown(test_free_with_lingering, setup_table, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot, setup_fake_proc, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_skip_tgid, setup_fake_proc, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_over_known, setup_fake_proc,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_missing_root, setup_table, teardown),
 		cmocka_unit_test(test_read_boot_id),
 	};
 

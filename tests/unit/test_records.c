@@ -361,6 +361,14 @@ static void test_path_empty(void **state)
 	/* components walked but none recorded: the root */
 	assert_int_equal(path_of(out, sizeof(out), "", 0, 1), 1);
 	assert_string_equal(out, "/");
+	/* and in a buffer with room for the NUL only */
+	memset(out, 'z', sizeof(out));
+	assert_int_equal(path_of(out, 1, "", 0, 1), 0);
+	assert_int_equal(out[0], '\0');
+	assert_int_equal(out[1], 'z');
+	memset(out, 'z', sizeof(out));
+	assert_int_equal(path_of(out, 0, "", 0, 1), 0);
+	assert_int_equal(out[0], 'z');
 }
 
 static void test_path_memfd(void **state)
