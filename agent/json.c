@@ -1,5 +1,4 @@
 /* json.c - streaming JSON writer. */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +25,13 @@ void nj_json_free(struct nj_json *j)
 	nj_json_init(j);
 }
 
-static bool reserve(struct nj_json *j, size_t n)
+static bool grow(struct nj_json *j, size_t n)
 {
 	size_t cap;
 	char *p;
 
 	if (j->oom)
 		return false;
-	if (j->len + n + 1 <= j->cap)
-		return true;
 	cap = j->cap ? j->cap : 1024;
 	while (cap < j->len + n + 1)
 		cap *= 2;
@@ -48,16 +45,18 @@ static bool reserve(struct nj_json *j, size_t n)
 	return true;
 }
 
-static void put(struct nj_json *j, const char *s, size_t n)
+/* The hot path of every event: one bounds check and a copy. A byte is always left for the
+ * terminating NUL (and for the newline the agent puts there). */
+static inline void put(struct nj_json *j, const char *s, size_t n)
 {
-	if (!reserve(j, n))
+	if (j->len + n + 1 > j->cap && !grow(j, n))
 		return;
 	memcpy(j->buf + j->len, s, n);
 	j->len += n;
 	j->buf[j->len] = '\0';
 }
 
-static void putc_(struct nj_json *j, char c)
+static inline void putc_(struct nj_json *j, char c)
 {
 	put(j, &c, 1);
 }
@@ -96,23 +95,35 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Bytes that go out as they are: printable ASCII other than '"' and '\\'. */
+static inline bool plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 static void put_string(struct nj_json *j, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, run;
+	size_t i = 0, start, run;
 	char esc[8];
 
 	putc_(j, '"');
 	while (i < n) {
-		unsigned char c = p[i];
-
-		if (c == '"' || c == '\\') {
+		/* copy the longest stretch that needs no escaping in one go */
+		start = i;
+		while (i < n && plain(p[i]))
+			i++;
+		if (i > start)
+			put(j, s + start, i - start);
+		if (i == n)
+			break;
+		if (p[i] == '"' || p[i] == '\\') {
 			esc[0] = '\\';
-			esc[1] = (char)c;
+			esc[1] = (char)p[i];
 			put(j, esc, 2);
 			i++;
-		} else if (c < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
+		} else if (p[i] < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
 			put(j, esc, 6);
 			i++;
 		} else {
@@ -132,13 +143,29 @@ static void put_string(struct nj_json *j, const char *s, size_t n)
 
 static void member(struct nj_json *j, const char *key)
 {
+	char head[64];
+	size_t n = 0, k;
+
 	if (!j->first[j->depth])
-		putc_(j, ',');
+		head[n++] = ',';
 	j->first[j->depth] = false;
-	if (key) {
+	if (!key) {
+		put(j, head, n);
+		return;
+	}
+	/* keys are nearly always short plain literals (ECS names): copy those in one go */
+	head[n++] = '"';
+	for (k = 0; key[k] && plain((unsigned char)key[k]) && n < sizeof(head) - 2; k++)
+		head[n++] = key[k];
+	if (key[k]) {
+		put(j, head, n - k - 1);
 		put_string(j, key, strlen(key));
 		putc_(j, ':');
+		return;
 	}
+	head[n++] = '"';
+	head[n++] = ':';
+	put(j, head, n);
 }
 
 static void open_(struct nj_json *j, const char *key, char c)
@@ -188,22 +215,35 @@ void nj_json_str(struct nj_json *j, const char *key, const char *s)
 	nj_json_strn(j, key, s, strlen(s));
 }
 
+/* Decimal digits of v, right-aligned in buf[24]; returns where they start. */
+static char *utoa(char buf[24], uint64_t v)
+{
+	char *p = buf + 24;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return p;
+}
+
 void nj_json_u64(struct nj_json *j, const char *key, uint64_t v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+	char num[24], *p = utoa(num, v);
 
 	member(j, key);
-	put(j, num, (size_t)n);
+	put(j, p, (size_t)(num + sizeof(num) - p));
 }
 
 void nj_json_i64(struct nj_json *j, const char *key, int64_t v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRId64, v);
+	/* the magnitude as unsigned, so INT64_MIN does not overflow */
+	uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	char num[24], *p = utoa(num, mag);
 
+	if (v < 0)
+		*--p = '-';
 	member(j, key);
-	put(j, num, (size_t)n);
+	put(j, p, (size_t)(num + sizeof(num) - p));
 }
 
 void nj_json_bool(struct nj_json *j, const char *key, bool v)

@@ -45,14 +45,35 @@ void nj_output_fini(struct nj_output *o)
 
 void nj_format_time(char out[40], int64_t boot_to_real_ns, uint64_t boot_ns)
 {
+	/* An event and its process's start alternate between two seconds: keep the date part
+	 * of the last two, so strftime runs once per second, not twice per event. */
+	static struct {
+		time_t sec;
+		size_t len;
+		char text[32];
+	} cache[2] = {{.sec = -1}, {.sec = -1}};
+	static unsigned int next;
 	int64_t real = (int64_t)boot_ns + boot_to_real_ns;
 	time_t sec = (time_t)(real / NS_PER_S);
+	uint32_t frac = (uint32_t)(real % NS_PER_S);
+	unsigned int c;
 	struct tm tm;
-	size_t n;
+	int i;
 
-	gmtime_r(&sec, &tm);
-	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 40 - n, ".%09lldZ", (long long)(real % NS_PER_S));
+	c = cache[0].sec == sec ? 0 : cache[1].sec == sec ? 1 : 2;
+	if (c == 2) {
+		c = next;
+		next ^= 1;
+		gmtime_r(&sec, &tm);
+		cache[c].len =
+			strftime(cache[c].text, sizeof(cache[c].text), "%Y-%m-%dT%H:%M:%S.", &tm);
+		cache[c].sec = sec;
+	}
+	memcpy(out, cache[c].text, cache[c].len);
+	for (i = 8; i >= 0; i--, frac /= 10)
+		out[cache[c].len + (size_t)i] = (char)('0' + frac % 10);
+	out[cache[c].len + 9] = 'Z';
+	out[cache[c].len + 10] = '\0';
 }
 
 size_t nj_open_flags(uint32_t flags, const char *names[], size_t max)
@@ -227,8 +248,12 @@ static void json_process(struct nj_output *o, const struct nj_task *t, const str
 	nj_json_str(j, "start", when);
 	nj_json_obj_begin(j, "parent");
 	nj_json_u64(j, "pid", t->ppid);
-	nj_entity_id(entity, nj_proctab_boot_id(o->procs), t->ppid, t->parent_start_ns);
-	nj_json_str(j, "entity_id", entity);
+	if (parent) {
+		nj_json_str(j, "entity_id", parent->entity_id);
+	} else {
+		nj_entity_id(entity, nj_proctab_boot_id(o->procs), t->ppid, t->parent_start_ns);
+		nj_json_str(j, "entity_id", entity);
+	}
 	if (parent) {
 		nj_json_str(j, "name", parent->comm);
 		json_image(j, parent);
