@@ -456,18 +456,15 @@ int BPF_PROG(nj_lsm_file_open, struct file *file)
 	return 0;
 }
 
+/* The fd table through BTF pointers (plain loads); the entry itself loads as a scalar, so the
+ * file's fields are read with CO-RE helpers from here on. */
 static __always_inline struct file *fd_to_file(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	struct file *f = NULL;
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
 
-	if (fd < 0 || (unsigned int)fd >= max)
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+	return fdt->fd[fd];
 }
 
 /* Fallback tier: the returned fd is resolved to its struct file, so flags, relative paths and
