@@ -144,6 +144,7 @@ static void health(struct agent *a)
 		nj_warn("reading the kernel counters failed");
 	h.watched_inodes = a->watched_inodes;
 	h.watched_names = a->watched_names;
+	h.watch_errors = nj_sensor_watch_errors(a->sensor);
 	h.uptime_s = (mono_ns() - a->started_ns) / 1000000000ull;
 	if (h.stats[NJ_STAT_RB_DROP] > a->reported_drops) {
 		nj_warn("%llu records lost because the ring buffer was full (%llu in all); raise "

@@ -668,6 +668,7 @@ void nj_output_health(struct nj_output *o, const struct nj_health *h)
 	nj_json_u64(j, "bad_records", o->bad_records);
 	nj_json_u64(j, "watched_inodes", h->watched_inodes);
 	nj_json_u64(j, "watched_names", h->watched_names);
+	nj_json_u64(j, "watch_errors", h->watch_errors);
 	nj_json_u64(j, "processes", nj_proctab_size(o->procs));
 	nj_json_u64(j, "uptime_s", h->uptime_s);
 	nj_json_obj_end(j);

@@ -35,6 +35,7 @@ void nj_output_record(struct nj_output *o, const void *data, size_t len);
 struct nj_health {
 	uint64_t stats[NJ_STAT_MAX];
 	size_t watched_inodes, watched_names;
+	uint64_t watch_errors;
 	uint64_t uptime_s;
 };
 void nj_output_health(struct nj_output *o, const struct nj_health *h);

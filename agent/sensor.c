@@ -31,10 +31,11 @@ struct nj_sensor {
 	struct ring_buffer *rb;
 	struct bpf_link *sendmsg4, *sendmsg6;
 	int cgroup_fd;
-	char tracefs[64];     /* where tracepoints are listed */
-	bool mounted_cgroup2; /* we mounted CGROUP2_PRIVATE_DIR and must remove it */
-	bool private_mounts;  /* we entered our own mount namespace */
-	uint32_t watch_gen;   /* generation of the current watch refresh */
+	char tracefs[64];      /* where tracepoints are listed */
+	bool mounted_cgroup2;  /* we mounted CGROUP2_PRIVATE_DIR and must remove it */
+	bool private_mounts;   /* we entered our own mount namespace */
+	uint32_t watch_gen;    /* generation of the current watch refresh */
+	uint64_t watch_errors; /* watch entries the kernel maps refused (full) */
 	/* the bloom filters a refresh builds; the live ones are in the object's .bss */
 	__u64 next_ino_bloom[NJ_BLOOM_WORDS];
 	__u64 next_name_bloom[NJ_BLOOM_WORDS];
@@ -439,6 +440,11 @@ int nj_sensor_stats(const struct nj_sensor *s, uint64_t out[NJ_STAT_MAX])
 	return 0;
 }
 
+uint64_t nj_sensor_watch_errors(const struct nj_sensor *s)
+{
+	return s->watch_errors;
+}
+
 void nj_sensor_watch_begin(struct nj_sensor *s)
 {
 	s->watch_gen++;
@@ -461,6 +467,7 @@ int nj_sensor_watch_inode(struct nj_sensor *s, uint32_t kdev, uint64_t ino)
 	bloom_set(s->next_ino_bloom, s->skel->bss->ino_bloom, nj_bloom_ino(ino));
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.watch_inodes), &k, &s->watch_gen,
 				BPF_ANY)) {
+		s->watch_errors++;
 		nj_warn("watch list full: cannot watch inode %llu on %u:%u: %s",
 			(unsigned long long)ino, kdev >> 20, kdev & 0xfffff, strerror(errno));
 		return -errno;
@@ -484,6 +491,7 @@ int nj_sensor_watch_name(struct nj_sensor *s, const char leaf[NJ_LEAF_MAX], uint
 	if (!bpf_map_lookup_elem(names, leaf, &cur))
 		flags |= cur;
 	if (bpf_map_update_elem(names, leaf, &flags, BPF_ANY)) {
+		s->watch_errors++;
 		nj_warn("watch name list full: cannot watch '%s': %s", leaf, strerror(errno));
 		return -errno;
 	}
@@ -492,6 +500,7 @@ int nj_sensor_watch_name(struct nj_sensor *s, const char leaf[NJ_LEAF_MAX], uint
 	memcpy(sk.leaf, leaf, sizeof(sk.leaf));
 	memcpy(sk.parent, parent, sizeof(sk.parent));
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.watch_sigs), &sk, &flags, BPF_ANY)) {
+		s->watch_errors++;
 		nj_warn("watch signature list full: cannot watch '%s/%s': %s", parent, leaf,
 			strerror(errno));
 		return -errno;
