@@ -14,7 +14,7 @@ VMLINUX_H ?= $(OUTPUT)/vmlinux.h
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -MMD -MP -I$(OUTPUT) -Ibpf -Iagent -D_GNU_SOURCE
-LDLIBS   := -lbpf -lelf -lz -lyaml
+LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c
 # BPF_PROG() declares every tracepoint argument, used or not.
 BPF_CFLAGS := -g -O2 $(WARN) -Wno-unused-function -Wno-unused-parameter -target bpf -D__TARGET_ARCH_$(ARCH) \
 	-I$(OUTPUT) -Ibpf -MMD -MP
@@ -23,11 +23,14 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 
 AGENT      := $(OUTPUT)/nightjar-agent
 AGENT_SRCS := $(wildcard agent/*.c)
-AGENT_OBJS := $(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o)
+# protoc-c output is generated at build time, never committed
+PROTO_C    := $(OUTPUT)/nightjar.pb-c.c
+PROTO_H    := $(OUTPUT)/nightjar.pb-c.h
+AGENT_OBJS := $(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o
 # Unit tests link every agent module except the entry point and the BPF loader, built
 # again with sanitizers.
 LIB_SRCS   := $(filter-out agent/main.c agent/sensor.c,$(AGENT_SRCS))
-SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o)
+SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-c.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
@@ -63,6 +66,21 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 # sensor.c includes the skeleton: build it first, then the depfile tracks it.
 $(OUTPUT)/agent/sensor.o: $(OUTPUT)/nightjar.skel.h
+
+$(PROTO_C) $(PROTO_H) &: proto/nightjar.proto | $(OUTPUT)
+	$(call msg,PROTOC,$@)
+	$(Q)protoc-c --proto_path=proto --c_out=$(OUTPUT) $<
+
+# every agent source may include the generated header: generate it before compiling any
+$(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o): | $(PROTO_H)
+
+$(OUTPUT)/agent/nightjar.pb-c.o: $(PROTO_C) | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/san/nightjar.pb-c.o: $(PROTO_C) | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(OUTPUT)/agent/%.o: agent/%.c | $(OUTPUT)/agent
 	$(call msg,CC,$@)

@@ -1,5 +1,6 @@
-/* output.h - turning kernel records into events: process lineage from the process table,
- * then JSON (ECS names, docs/events.md) or one readable line per event. */
+/* output.h - from kernel records to printed events: keep the process table current, build
+ * each nightjar.Record (event.c), print it as JSON (pbjson.c, the ECS names of
+ * docs/events.md) or as one readable line (text.c). */
 #ifndef NJ_OUTPUT_H
 #define NJ_OUTPUT_H
 
@@ -9,6 +10,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "event.h"
 #include "json.h"
 #include "proc.h"
 
@@ -16,9 +18,10 @@ struct nj_output {
 	FILE *out;
 	enum nj_format mode;
 	struct nj_proctab *procs;
-	char hostname[256];
+	struct nj_host host;
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	struct nj_json json;
+	struct nj_event ev;
 	uint64_t events;      /* events written */
 	uint64_t bad_records; /* records that failed validation (never expected) */
 	bool write_failed;    /* stdout is gone (EPIPE) or full */
@@ -29,7 +32,7 @@ void nj_output_fini(struct nj_output *o);
 /* Re-read the realtime/boottime offset (call periodically: NTP steps the wall clock). */
 void nj_output_sync_clock(struct nj_output *o);
 
-/* Update the process table from one record and write its event. */
+/* Update the process table from one kernel record and write its event. */
 void nj_output_record(struct nj_output *o, const void *data, size_t len);
 
 struct nj_health {
@@ -42,7 +45,5 @@ void nj_output_health(struct nj_output *o, const struct nj_health *h);
 
 /* Format CLOCK_BOOTTIME ns as RFC 3339 UTC with nanoseconds. */
 void nj_format_time(char out[40], int64_t boot_to_real_ns, uint64_t boot_ns);
-/* "O_RDONLY", "O_WRONLY|O_APPEND"...: the access mode and the flags that matter. */
-size_t nj_open_flags(uint32_t flags, const char *names[], size_t max);
 
 #endif

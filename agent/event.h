@@ -1,0 +1,85 @@
+/* event.h - building a nightjar.Record (proto/nightjar.proto) from a kernel record and the
+ * process table. A record is built in place in one reusable struct nj_event: nothing is
+ * allocated per event, and every pointer in the record stays valid until the next build. */
+#ifndef NJ_EVENT_H
+#define NJ_EVENT_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "nightjar.pb-c.h"
+#include "proc.h"
+#include "records.h"
+
+struct nj_argv {
+	ProtobufCBinaryData *v;
+	size_t n, cap;
+};
+
+struct nj_event {
+	Nightjar__Record rec;
+	Nightjar__Event event;
+	Nightjar__Host host;
+	Nightjar__Boot boot;
+	Nightjar__ProcessEvent pev;
+	Nightjar__NetworkEvent nev;
+	Nightjar__FileEvent fev;
+	Nightjar__Health health;
+	Nightjar__Process proc, parent;
+	Nightjar__Thread thread;
+	Nightjar__PidRef session;
+	Nightjar__Tty tty;
+	Nightjar__User user;
+	Nightjar__IdRef euid;
+	Nightjar__Group group;
+	Nightjar__Endpoint src, dst;
+	Nightjar__Network net;
+	Nightjar__Error err;
+	Nightjar__File file;
+	Nightjar__Nightjar nj;
+	Nightjar__Namespaces ns;
+	Nightjar__ExeInfo exe;
+	Nightjar__FileMatch match;
+	Nightjar__HealthCounters counters;
+	struct nj_argv args, parent_args;
+	char *flags[12];
+	/* text the record points to */
+	char uid[12], gid[12], euid_s[12];
+	char parent_entity[NJ_ENTITY_ID_LEN];
+	char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
+	char inode[24], device[24];
+	char path[NJ_PATH_STR_MAX];
+};
+
+/* Identity of this host, the same for every record. */
+struct nj_host {
+	char name[256];
+	char id[64];
+	char boot_id[40];
+};
+
+void nj_event_init(struct nj_event *ev);
+void nj_event_fini(struct nj_event *ev);
+
+/* Build the record of one validated kernel record (nj_record_check() passed). p is the acting
+ * process's entry (may be NULL), parent its parent's (may be NULL). boot_to_real_ns converts
+ * kernel times to UTC. Returns the record, or NULL when out of memory. */
+Nightjar__Record *nj_event_build(struct nj_event *ev, const struct nj_host *host, const void *data,
+				 const struct nj_proc *p, const struct nj_proc *parent,
+				 int64_t boot_to_real_ns);
+
+/* The path an exec or open record carries, rebuilt (valid after nj_event_build). */
+const char *nj_event_path(const struct nj_event *ev);
+
+struct nj_health_in {
+	uint64_t stats[NJ_STAT_MAX];
+	uint64_t events, bad_records, watched_inodes, watched_names, watch_errors, processes;
+	uint64_t uptime_s;
+};
+Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *host,
+				  const struct nj_health_in *h, uint64_t utc_ns);
+
+/* "O_RDONLY", "O_WRONLY", "O_APPEND"...: the access mode, then the flags that matter. */
+size_t nj_open_flags(uint32_t flags, const char *names[], size_t max);
+
+#endif

@@ -1,0 +1,19 @@
+/* pbjson.h - JSON from any protobuf-c message, driven by its descriptor.
+ *
+ * The one place that turns records into JSON: the agent's --output json and nightjarctl read
+ * --json both come through here, so their field names cannot drift apart. Conventions are
+ * those written at the top of proto/nightjar.proto. */
+#ifndef NJ_PBJSON_H
+#define NJ_PBJSON_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "json.h"
+
+/* Write msg as a JSON object (key NULL at the top level). */
+void nj_pbjson_message(struct nj_json *j, const char *key, const ProtobufCMessage *msg);
+
+/* RFC 3339 UTC with nanoseconds, "2026-11-28T16:40:24.123456789Z". */
+void nj_format_utc(char out[40], uint64_t utc_ns);
+
+#endif
