@@ -29,7 +29,7 @@
 #define HOUR_MS (60 * MIN_MS)
 #define DAY_MS	(24 * HOUR_MS)
 
-_Static_assert(DAY_MS <= UINT32_MAX, "duration fields are uint32_t milliseconds");
+#define YEAR_MS (365 * DAY_MS)
 
 /* A config file is a few hundred bytes; the cap only stops a mistaken path such as
  * /dev/zero from eating memory. */
@@ -122,6 +122,7 @@ struct cfg_ctx {
 	bool paths_given;      /* watch.paths was in the file: paths replace watch_paths */
 	char **paths;
 	size_t n_paths;
+	char *state_dir; /* state_dir from the file, committed with the rest */
 };
 
 struct cfg_key;
@@ -157,6 +158,8 @@ static int parse_paths(struct cfg_ctx *c, const struct cfg_key *k, const char *n
 		       yaml_node_t *val);
 static int parse_submap(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
 			yaml_node_t *val);
+static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		     yaml_node_t *val);
 
 #define FIELD(f) offsetof(struct nj_config, f)
 
@@ -175,6 +178,30 @@ static const struct cfg_key watch_keys[] = {
 };
 
 static const struct cfg_table watch_table = {"watch", watch_keys, ARRAY_SIZE(watch_keys)};
+
+static const struct cfg_key spool_keys[] = {
+	{.name = "max_size",
+	 .parse = parse_size,
+	 .want = "a size",
+	 .off = FIELD(spool_max_bytes),
+	 .min = MIB,
+	 .max = 1024 * GIB},
+	/* the real upper bound is max_size, checked once the whole file is read */
+	{.name = "segment_size",
+	 .parse = parse_size,
+	 .want = "a size",
+	 .off = FIELD(spool_segment_bytes),
+	 .min = 64 * KIB,
+	 .max = GIB},
+	{.name = "max_age",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(spool_max_age_ms),
+	 .min = MIN_MS,
+	 .max = 10 * YEAR_MS},
+};
+
+static const struct cfg_table spool_table = {"spool", spool_keys, ARRAY_SIZE(spool_keys)};
 
 static const struct cfg_key top_keys[] = {
 	{.name = "output", .parse = parse_output, .want = "text or json", .off = FIELD(output)},
@@ -208,12 +235,21 @@ static const struct cfg_key top_keys[] = {
 	 .parse = parse_submap,
 	 .want = "a mapping of watch settings",
 	 .sub = &watch_table},
+	{.name = "state_dir",
+	 .parse = parse_dir,
+	 .want = "an absolute directory path",
+	 .off = FIELD(state_dir)},
+	{.name = "spool",
+	 .parse = parse_submap,
+	 .want = "a mapping of spool settings",
+	 .sub = &spool_table},
 };
 
 static const struct cfg_table top_table = {"", top_keys, ARRAY_SIZE(top_keys)};
 
 _Static_assert(ARRAY_SIZE(top_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 _Static_assert(ARRAY_SIZE(watch_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
+_Static_assert(ARRAY_SIZE(spool_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 
 /* ---- numbers with units ---- */
 
@@ -481,7 +517,7 @@ static int parse_size(struct cfg_ctx *c, const struct cfg_key *k, const char *na
 static int parse_duration(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
 			  yaml_node_t *val)
 {
-	uint32_t *out = (uint32_t *)((char *)c->cfg + k->off);
+	uint64_t *out = (uint64_t *)((char *)c->cfg + k->off);
 	char q[QUOTE_SIZE], range[80];
 	const char *s = NULL;
 	uint64_t v;
@@ -499,7 +535,7 @@ static int parse_duration(struct cfg_ctx *c, const struct cfg_key *k, const char
 		return cfg_error(c, &val->start_mark,
 				 "value '%s' for '%s' is out of range (expected %s)",
 				 quote_node(q, sizeof(q), val), name, range);
-	*out = (uint32_t)v; /* max <= DAY_MS, asserted to fit */
+	*out = v;
 	return 0;
 }
 
@@ -594,6 +630,23 @@ static int parse_paths(struct cfg_ctx *c, const struct cfg_key *k, const char *n
 	return 0;
 }
 
+static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *name, yaml_node_t *val)
+{
+	char q[QUOTE_SIZE];
+	const char *s = NULL;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	if (s[0] != '/' || strlen(s) > NJ_CONFIG_PATTERN_MAX)
+		return cfg_error(c, &val->start_mark, "bad value '%s' for '%s': expected %s",
+				 quote_node(q, sizeof(q), val), name, k->want);
+	free(c->state_dir);
+	c->state_dir = strdup(s);
+	if (!c->state_dir)
+		return cfg_error(c, &val->start_mark, "out of memory for '%s'", name);
+	return 0;
+}
+
 static const struct cfg_key *find_key(const struct cfg_table *t, const yaml_node_t *key)
 {
 	size_t i;
@@ -685,6 +738,17 @@ static int check_whole(struct cfg_ctx *c, const yaml_node_t *root)
 	const yaml_node_t *wake, *ring;
 	char w[32], r[32];
 
+	/* a segment is rotated when full: one larger than the whole spool never would be */
+	if (cfg->spool_segment_bytes >= cfg->spool_max_bytes) {
+		const yaml_node_t *spool = find_value(c, root, "spool");
+
+		fmt_size(w, sizeof(w), cfg->spool_segment_bytes);
+		fmt_size(r, sizeof(r), cfg->spool_max_bytes);
+		return cfg_error(c, spool ? &spool->start_mark : NULL,
+				 "'spool.segment_size' %s must be smaller than 'spool.max_size' %s "
+				 "(expected a small fraction, such as 1/32)",
+				 w, r);
+	}
 	/* the ring would be full (and reserves failing) before the agent is woken */
 	if (cfg->wakeup_bytes < cfg->ring_buffer_bytes)
 		return 0;
@@ -884,10 +948,16 @@ int nj_config_load(struct nj_config *cfg, const char *file, char *err, size_t er
 		c.paths = NULL;
 		c.n_paths = 0;
 	}
+	if (c.state_dir) {
+		free(cfg->state_dir);
+		next.state_dir = c.state_dir;
+		c.state_dir = NULL;
+	}
 	*cfg = next;
 	ret = 0;
 err_delete_parser:
 	free_paths(c.paths, c.n_paths);
+	free(c.state_dir);
 	yaml_parser_delete(&parser);
 err_free_buf:
 	free(buf);
@@ -906,7 +976,27 @@ void nj_config_defaults(struct nj_config *cfg)
 		.watch_paths = NULL,
 		.n_watch_paths = 0,
 		.rescan_interval_ms = 30 * SEC_MS,
+		.state_dir = NULL, /* NJ_STATE_DIR_DEFAULT; see nj_config_state_dir() */
+		.spool_max_bytes = 256 * MIB,
+		.spool_segment_bytes = 8 * MIB,
+		.spool_max_age_ms = 7 * DAY_MS,
 	};
+}
+
+const char *nj_config_state_dir(const struct nj_config *cfg)
+{
+	return cfg->state_dir ? cfg->state_dir : NJ_STATE_DIR_DEFAULT;
+}
+
+int nj_config_set_state_dir(struct nj_config *cfg, const char *dir)
+{
+	char *d = strdup(dir);
+
+	if (!d)
+		return -1;
+	free(cfg->state_dir);
+	cfg->state_dir = d;
+	return 0;
 }
 
 size_t nj_config_watch_list(const struct nj_config *cfg, const char ***out)
@@ -944,4 +1034,6 @@ void nj_config_free(struct nj_config *cfg)
 	free(cfg->watch_list);
 	cfg->watch_list = NULL;
 	cfg->watch_list_cap = 0;
+	free(cfg->state_dir);
+	cfg->state_dir = NULL;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define NJ_CONFIG_DEFAULT_PATH "/etc/nightjar/agent.yaml"
+#define NJ_STATE_DIR_DEFAULT   "/var/lib/nightjar"
 
 /* Longest watch pattern, in bytes: PATH_MAX less the terminating NUL. */
 #define NJ_CONFIG_PATTERN_MAX 4095
@@ -21,12 +22,16 @@ struct nj_config {
 	enum nj_format output;
 	uint64_t ring_buffer_bytes;  /* power of two, 64 KiB .. 1 GiB */
 	uint64_t wakeup_bytes;	     /* ring data that wakes the agent early; < ring size */
-	uint32_t flush_interval_ms;  /* longest a record waits in the ring: 10 ms .. 1 s */
-	uint32_t health_interval_ms; /* health record period: 1 s .. 1 day */
+	uint64_t flush_interval_ms;  /* longest a record waits in the ring: 10 ms .. 1 s */
+	uint64_t health_interval_ms; /* health record period: 1 s .. 1 day */
 	bool watch_defaults;	     /* include the built-in credential list */
 	char **watch_paths;	     /* patterns: absolute, or "~/..." for every home */
 	size_t n_watch_paths;
-	uint32_t rescan_interval_ms; /* re-expand patterns (new homes, replaced files) */
+	uint64_t rescan_interval_ms;  /* re-expand patterns (new homes, replaced files) */
+	char *state_dir;	      /* absolute; spool, sequence and host id live here */
+	uint64_t spool_max_bytes;     /* all segments together: 1 MiB .. 1 TiB */
+	uint64_t spool_segment_bytes; /* one segment file: 64 KiB .. 1 GiB, below max_size */
+	uint64_t spool_max_age_ms;    /* segments older than this are evicted: 1 min .. 10 years */
 
 	/* Private to config.c: storage behind nj_config_watch_list(), freed by
 	 * nj_config_free(). Because of it (and watch_paths), do not copy a struct nj_config. */
@@ -52,6 +57,11 @@ size_t nj_config_watch_list(const struct nj_config *cfg, const char ***out);
 
 /* Release what cfg owns; safe to call twice. cfg keeps its scalar settings. */
 void nj_config_free(struct nj_config *cfg);
+
+/* The state directory: the configured one, or NJ_STATE_DIR_DEFAULT. */
+const char *nj_config_state_dir(const struct nj_config *cfg);
+/* --state-dir: replaces the configured one. -1 when out of memory. */
+int nj_config_set_state_dir(struct nj_config *cfg, const char *dir);
 
 /* Helpers exposed for tests: "250ms", "30s", "5m", "2h", "1d" -> ms; "64KiB", "4MiB",
  * "1GiB", or a plain byte count -> bytes (K/KB/M/MB/G/GB are binary too). Return 0 on

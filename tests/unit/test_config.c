@@ -200,8 +200,17 @@ static void test_full_file(void **state)
 		      "    - ~/.config/acme/token\n"
 		      "    - /srv/app/secret.json\n"
 		      "    - \"/srv/app/Login Data\"\n"
-		      "  rescan_interval: 2h\n");
+		      "  rescan_interval: 2h\n"
+		      "state_dir: /srv/nightjar\n"
+		      "spool:\n"
+		      "  max_size: 2GiB\n"
+		      "  segment_size: 32MiB\n"
+		      "  max_age: 90d\n");
 	assert_int_equal(cfg.output, NJ_OUTPUT_JSON);
+	assert_string_equal(nj_config_state_dir(&cfg), "/srv/nightjar");
+	assert_int_equal(cfg.spool_max_bytes, 2 * GIB);
+	assert_int_equal(cfg.spool_segment_bytes, 32 * MIB);
+	assert_int_equal(cfg.spool_max_age_ms, 90ULL * 86400 * 1000);
 	assert_int_equal(cfg.ring_buffer_bytes, 16 * MIB);
 	assert_int_equal(cfg.wakeup_bytes, 256 * KIB);
 	assert_int_equal(cfg.flush_interval_ms, 250);
@@ -213,6 +222,37 @@ static void test_full_file(void **state)
 	assert_string_equal(cfg.watch_paths[2], "/srv/app/Login Data");
 	assert_int_equal(cfg.rescan_interval_ms, 2 * 3600 * 1000);
 	nj_config_free(&cfg);
+}
+
+static void test_spool_and_state_dir_errors(void **state)
+{
+	struct nj_config cfg;
+	char err[512], path[32];
+	static const struct {
+		const char *text, *where, *what;
+	} cases[] = {
+		{"state_dir: var/lib\n", ":1:12:", "expected an absolute directory path"},
+		{"spool:\n  max_size: 10KiB\n", ":2:13:", "out of range"},
+		{"spool:\n  max_age: 1s\n", ":2:12:", "out of range"},
+		{"spool:\n  max_size: 16MiB\n  segment_size: 16MiB\n",
+		 ":2:3:", "must be smaller than 'spool.max_size'"},
+		{"spool:\n  segments: 3\n", ":2:3:", "unknown key 'segments'"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		nj_config_defaults(&cfg);
+		assert_int_equal(load_buf(&cfg, cases[i].text, strlen(cases[i].text), err,
+					  sizeof(err), path),
+				 -1);
+		if (!strstr(err, cases[i].where) || !strstr(err, cases[i].what))
+			fail_msg("case %zu: got '%s', wanted '%s' and '%s'", i, err, cases[i].where,
+				 cases[i].what);
+		/* a refused file leaves the configuration as it was */
+		assert_string_equal(nj_config_state_dir(&cfg), NJ_STATE_DIR_DEFAULT);
+		nj_config_free(&cfg);
+	}
 }
 
 static void test_flow_style_and_aliases(void **state)
@@ -343,7 +383,7 @@ static void test_error_unknown_key(void **state)
 	assert_int_equal(load_buf(&cfg, text, strlen(text), err, sizeof(err), path), -1);
 	snprintf(want, sizeof(want),
 		 "%s:2:1: unknown key 'watchs' (expected one of: output, ring_buffer_size, "
-		 "wakeup_threshold, flush_interval, health_interval, watch)",
+		 "wakeup_threshold, flush_interval, health_interval, watch, state_dir, spool)",
 		 path);
 	assert_string_equal(err, want);
 	nj_config_free(&cfg);
@@ -927,6 +967,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_empty_file_sets_nothing),
 		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_spool_and_state_dir_errors),
 		cmocka_unit_test(test_flow_style_and_aliases),
 		cmocka_unit_test(test_load_over_current_values),
 		cmocka_unit_test(test_failed_load_changes_nothing),
