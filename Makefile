@@ -14,7 +14,7 @@ VMLINUX_H ?= $(OUTPUT)/vmlinux.h
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -MMD -MP -I$(OUTPUT) -Ibpf -Iagent -D_GNU_SOURCE
-LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c
+LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c -lcrypto
 # BPF_PROG() declares every tracepoint argument, used or not.
 BPF_CFLAGS := -g -O2 $(WARN) -Wno-unused-function -Wno-unused-parameter -target bpf -D__TARGET_ARCH_$(ARCH) \
 	-I$(OUTPUT) -Ibpf -MMD -MP
@@ -34,6 +34,9 @@ SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
+CTL        := $(OUTPUT)/nightjarctl
+# nightjarctl links the agent's modules that need no BPF
+CTL_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o
 
 ifeq ($(V),1)
 Q =
@@ -47,7 +50,7 @@ endif
 .SECONDARY:
 .PHONY: all deps run check unit integration bench format format-check clean
 
-all: $(AGENT) $(BENCH)
+all: $(AGENT) $(CTL) $(BENCH)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -90,6 +93,15 @@ $(AGENT): $(AGENT_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+$(OUTPUT)/ctl/%.o: ctl/%.c | $(PROTO_H)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(CTL): $(OUTPUT)/ctl/nightjarctl.o $(CTL_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
 $(OUTPUT)/san/%.o: agent/%.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
@@ -127,7 +139,7 @@ check: deps
 bench: all
 	$(Q)bench/run.sh
 
-FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h tests/unit/*.c bench/*.c)
+FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c tests/unit/*.c bench/*.c)
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
 
@@ -137,4 +149,5 @@ format-check:
 clean:
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/agent/*.d $(OUTPUT)/san/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/agent/*.d $(OUTPUT)/ctl/*.d $(OUTPUT)/san/*.d \
+	$(OUTPUT)/tests/*.d)

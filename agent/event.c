@@ -511,6 +511,17 @@ Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *hos
 	c->watch_errors = h->watch_errors;
 	c->processes = h->processes;
 	c->uptime_s = h->uptime_s;
+	if (h->has_spool) {
+		c->has_spool_bytes = c->has_spool_segments = c->has_spool_oldest_sequence = 1;
+		c->has_spool_evicted_records = c->has_spool_write_errors = 1;
+		c->has_spool_truncated_bytes = 1;
+		c->spool_bytes = h->spool_bytes;
+		c->spool_segments = h->spool_segments;
+		c->spool_oldest_sequence = h->spool_oldest_seq;
+		c->spool_evicted_records = h->spool_evicted;
+		c->spool_write_errors = h->spool_errors;
+		c->spool_truncated_bytes = h->spool_truncated;
+	}
 	ev->nj.health = c;
 	ev->health.nightjar = &ev->nj;
 	ev->rec.body_case = NIGHTJAR__RECORD__BODY_HEALTH;

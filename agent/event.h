@@ -5,6 +5,7 @@
 #define NJ_EVENT_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "nightjar.pb-c.h"
@@ -75,6 +76,9 @@ struct nj_health_in {
 	uint64_t stats[NJ_STAT_MAX];
 	uint64_t events, bad_records, watched_inodes, watched_names, watch_errors, processes;
 	uint64_t uptime_s;
+	bool has_spool;
+	uint64_t spool_bytes, spool_segments, spool_oldest_seq, spool_evicted, spool_errors;
+	uint64_t spool_truncated;
 };
 Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *host,
 				  const struct nj_health_in *h, uint64_t utc_ns);

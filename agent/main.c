@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +16,14 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "host.h"
 #include "log.h"
 #include "loop.h"
 #include "output.h"
 #include "proc.h"
 #include "records.h"
 #include "sensor.h"
+#include "spool.h"
 #include "watch.h"
 
 #ifndef NJ_VERSION
@@ -58,6 +62,7 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config FILE     YAML configuration (default: %s if it exists,\n"
 		"                        else the embedded defaults)\n"
+		"  -s, --state-dir DIR   spool, sequence and host id (default: %s)\n"
 		"  -o, --output FORMAT   text (default) or json: one object per line on stdout\n"
 		"      --check-config    validate the configuration and exit\n"
 		"      --hooks-only      attach every program but record nothing (benchmark "
@@ -66,8 +71,9 @@ static void usage(FILE *f)
 		"  -V, --version         print the version\n"
 		"  -h, --help            this help\n"
 		"\n"
-		"Logs go to stderr; events to stdout. SIGINT or SIGTERM stops the agent.\n",
-		NJ_CONFIG_DEFAULT_PATH);
+		"Logs go to stderr; events to stdout and to the spool in the state directory.\n"
+		"SIGINT or SIGTERM stops the agent.\n",
+		NJ_CONFIG_DEFAULT_PATH, NJ_STATE_DIR_DEFAULT);
 }
 
 static void found_file(const char *path, uint64_t st_dev, uint64_t st_ino, void *arg)
@@ -130,10 +136,18 @@ static int on_ring(int fd, void *arg)
 	return drain(arg);
 }
 
+/* The latency bound, and the durability bound: what was drained is on disk within one
+ * flush interval (one fdatasync per interval, not per record). */
 static int on_flush(int fd, void *arg)
 {
+	struct agent *a = arg;
+	int err, e;
+
 	(void)fd;
-	return drain(arg);
+	err = drain(a);
+	if (a->out.spool && (e = nj_spool_sync(a->out.spool)) < 0)
+		nj_warn("spool: fdatasync: %s", strerror(-e));
+	return err;
 }
 
 static void health(struct agent *a)
@@ -167,6 +181,8 @@ static int on_health(int fd, void *arg)
 		return err;
 	nj_output_sync_clock(&a->out);
 	nj_proctab_expire(a->procs, mono_ns(), PROC_LINGER_NS);
+	if (a->out.spool)
+		nj_spool_maintain(a->out.spool);
 	health(a);
 	return drain(a);
 }
@@ -186,6 +202,39 @@ static int on_signal(int fd, void *arg)
 	if (read(fd, &si, sizeof(si)) == sizeof(si))
 		nj_info("received %s, stopping", strsignal((int)si.ssi_signo));
 	nj_loop_stop(a->loop);
+	return 0;
+}
+
+/* The state directory: host id, then the spool (which recovers from a crash as it opens). */
+static int open_state(struct agent *a)
+{
+	const char *dir = nj_config_state_dir(&a->cfg);
+	struct nj_spool_opts so = {
+		.max_bytes = a->cfg.spool_max_bytes,
+		.segment_bytes = a->cfg.spool_segment_bytes,
+		.max_age_ms = a->cfg.spool_max_age_ms,
+	};
+	char spool[4096 + 8], err[512];
+	struct nj_spool_stats st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		nj_err("cannot create the state directory %s: %s (set another with --state-dir)",
+		       dir, strerror(errno));
+		return -1;
+	}
+	if (nj_host_id(a->out.host.id, "/etc/machine-id", dir, err, sizeof(err))) {
+		nj_err("%s", err);
+		return -1;
+	}
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
+	so.dir = spool;
+	if (nj_spool_open(&a->out.spool, &so, err, sizeof(err)) < 0) {
+		nj_err("%s", err);
+		return -1;
+	}
+	nj_spool_stats(a->out.spool, &st);
+	nj_info("spool %s: %" PRIu64 " segments, %" PRIu64 " bytes, next sequence %" PRIu64, spool,
+		st.segments, st.bytes, st.next_seq);
 	return 0;
 }
 
@@ -234,6 +283,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"state-dir", required_argument, NULL, 's'},
 		{"output", required_argument, NULL, 'o'},
 		{"check-config", no_argument, NULL, 'C'},
 		{"hooks-only", no_argument, NULL, 'H'},
@@ -244,17 +294,20 @@ int main(int argc, char **argv)
 	};
 	struct nj_sensor_opts sopts = {0};
 	enum nj_log_level level = NJ_LOG_INFO;
-	const char *config = NULL, *output = NULL;
+	const char *config = NULL, *output = NULL, *state_dir = NULL;
 	struct agent a = {.sigfd = -1};
 	bool check_only = false;
 	char err[512], boot_id[40];
 	int opt, ret = 1, n;
 
 	nj_log_init("nightjar-agent", level);
-	while ((opt = getopt_long(argc, argv, "c:o:l:Vh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:o:l:Vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
+			break;
+		case 's':
+			state_dir = optarg;
 			break;
 		case 'o':
 			output = optarg;
@@ -308,6 +361,11 @@ int main(int argc, char **argv)
 			goto out_config;
 		}
 	}
+	if (state_dir && (state_dir[0] != '/' || nj_config_set_state_dir(&a.cfg, state_dir))) {
+		nj_err("--state-dir: expected an absolute directory path, got '%s'", state_dir);
+		ret = 2;
+		goto out_config;
+	}
 	if (check_only) {
 		printf("%s: configuration OK\n", config ? config : "embedded defaults");
 		ret = 0;
@@ -323,6 +381,8 @@ int main(int argc, char **argv)
 		nj_err("out of memory");
 		goto out_procs;
 	}
+	if (open_state(&a))
+		goto out_output;
 	/* Events are written in batches and flushed after each drain of the ring, so a large
 	 * buffer costs no latency and saves a write() every 4 KiB. */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
@@ -364,6 +424,7 @@ out_sensor:
 		close(a.sigfd);
 	nj_sensor_stop(a.sensor);
 out_output:
+	nj_spool_close(a.out.spool);
 	nj_output_fini(&a.out);
 out_procs:
 	nj_proctab_free(a.procs);

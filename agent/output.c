@@ -1,4 +1,6 @@
 /* output.c - kernel records to printed events. */
+#include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +42,7 @@ int nj_output_init(struct nj_output *o, FILE *out, enum nj_format mode, struct n
 
 void nj_output_fini(struct nj_output *o)
 {
+	free(o->packed);
 	nj_json_free(&o->json);
 	nj_event_fini(&o->ev);
 }
@@ -49,9 +52,52 @@ void nj_format_time(char out[40], int64_t boot_to_real_ns, uint64_t boot_ns)
 	nj_format_utc(out, (uint64_t)((int64_t)boot_ns + boot_to_real_ns));
 }
 
-static void print(struct nj_output *o, const Nightjar__Record *rec)
+/* Number the record and keep it in the spool: the forensic copy is written before the event
+ * is printed, and a record that cannot be stored still keeps its number (and is counted). */
+static void keep(struct nj_output *o, Nightjar__Record *rec)
+{
+	size_t need;
+	int e;
+
+	rec->event->has_sequence = 1;
+	if (!o->spool) {
+		rec->event->sequence = ++o->next_seq;
+		return;
+	}
+	rec->event->sequence = nj_spool_next_seq(o->spool);
+	need = protobuf_c_message_get_packed_size(&rec->base);
+	if (need > o->packed_cap) {
+		uint8_t *p = realloc(o->packed, need);
+
+		if (!p) {
+			nj_warn("out of memory packing record %" PRIu64, rec->event->sequence);
+			return;
+		}
+		o->packed = p;
+		o->packed_cap = need;
+	}
+	protobuf_c_message_pack(&rec->base, o->packed);
+	e = nj_spool_append(o->spool, o->packed, need);
+	if (e) {
+		struct nj_spool_stats st;
+
+		/* say it once per burst of failures, not once per record */
+		nj_spool_stats(o->spool, &st);
+		if (st.write_errors > o->spool_warned) {
+			if (o->spool_warned == 0 || st.write_errors - o->spool_warned >= 1000)
+				nj_warn("spool: record %" PRIu64 " not stored: %s (%" PRIu64
+					" lost so far); events are still printed",
+					rec->event->sequence, strerror(-e), st.write_errors);
+			o->spool_warned = st.write_errors;
+		}
+	}
+}
+
+static void print(struct nj_output *o, Nightjar__Record *rec)
 {
 	struct nj_json *j = &o->json;
+
+	keep(o, rec);
 
 	if (o->mode == NJ_OUTPUT_TEXT) {
 		nj_text_record(o->out, rec);
@@ -86,7 +132,7 @@ static struct nj_proc *record_proc(struct nj_output *o, const struct nj_task *t)
 void nj_output_record(struct nj_output *o, const void *data, size_t len)
 {
 	const struct nj_hdr *h = data;
-	const Nightjar__Record *rec;
+	Nightjar__Record *rec;
 	const char *why = NULL;
 	struct nj_proc *p;
 	int kind;
@@ -132,5 +178,17 @@ void nj_output_health(struct nj_output *o, const struct nj_health *h)
 	in.watch_errors = h->watch_errors;
 	in.processes = nj_proctab_size(o->procs);
 	in.uptime_s = h->uptime_s;
+	if (o->spool) {
+		struct nj_spool_stats st;
+
+		nj_spool_stats(o->spool, &st);
+		in.has_spool = true;
+		in.spool_bytes = st.bytes;
+		in.spool_segments = st.segments;
+		in.spool_oldest_seq = st.oldest_seq;
+		in.spool_evicted = st.evicted_records;
+		in.spool_errors = st.write_errors;
+		in.spool_truncated = st.truncated_bytes;
+	}
 	print(o, nj_event_health(&o->ev, &o->host, &in, (uint64_t)ts_ns(CLOCK_REALTIME)));
 }

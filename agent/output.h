@@ -13,6 +13,7 @@
 #include "event.h"
 #include "json.h"
 #include "proc.h"
+#include "spool.h"
 
 struct nj_output {
 	FILE *out;
@@ -22,9 +23,14 @@ struct nj_output {
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	struct nj_json json;
 	struct nj_event ev;
-	uint64_t events;      /* events written */
-	uint64_t bad_records; /* records that failed validation (never expected) */
-	bool write_failed;    /* stdout is gone (EPIPE) or full */
+	struct nj_spool *spool; /* NULL: events are numbered but not kept */
+	uint64_t next_seq;	/* without a spool */
+	uint8_t *packed;	/* a record packed for the spool */
+	size_t packed_cap;
+	uint64_t spool_warned; /* write errors already reported */
+	uint64_t events;       /* events written */
+	uint64_t bad_records;  /* records that failed validation (never expected) */
+	bool write_failed;     /* stdout is gone (EPIPE) or full */
 };
 
 int nj_output_init(struct nj_output *o, FILE *out, enum nj_format mode, struct nj_proctab *procs);

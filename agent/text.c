@@ -125,3 +125,16 @@ void nj_text_record(FILE *f, const Nightjar__Record *r)
 	}
 	fputc('\n', f);
 }
+
+const Nightjar__Process *nj_record_process(const Nightjar__Record *r)
+{
+	return body_of(r).process;
+}
+
+const char *nj_record_kind(const Nightjar__Record *r)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field(r->base.descriptor, r->body_case);
+
+	return f ? f->name : "none";
+}

@@ -117,8 +117,10 @@ start_agent() {
 	[[ $config == floor ]] && flags=(--hooks-only)
 	# Background commands of a non-interactive shell start with SIGINT ignored; reset it so
 	# the kill -INT that stops the agent reaches it whatever way it handles signals.
+	# a state directory per run: the spool is part of what the agent costs, and the host's
+	# /var/lib/nightjar is left alone
 	env --default-signal=INT "$AGENT" "${flags[@]}" --config "$cfg" --output json \
-		>"$dir/$tag.json" 2>"$dir/$tag.err" &
+		--state-dir "$dir/state-$tag" >"$dir/$tag.json" 2>"$dir/$tag.err" &
 	agent_pid=$!
 	for ((i = 0; i < READY_TIMEOUT_S * 10; i++)); do
 		if grep -qw ready "$dir/$tag.err"; then

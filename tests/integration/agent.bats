@@ -48,6 +48,9 @@ nj_programs() {
 	[ "$status" -eq 2 ]
 	run "$NJ_AGENT" stray
 	[ "$status" -eq 2 ]
+	run "$NJ_AGENT" --state-dir relative/dir
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--state-dir: expected an absolute directory path"* ]]
 }
 
 @test "logs the hook chosen for every capability" {
@@ -122,12 +125,13 @@ nj_programs() {
 }
 
 @test "text output is one line per event" {
-	"$NJ_AGENT" --output text >"$BATS_TEST_TMPDIR/text.out" 2>"$BATS_TEST_TMPDIR/text.err" &
+	"$NJ_AGENT" --output text --state-dir "$BATS_TEST_TMPDIR/state" \
+		>"$BATS_TEST_TMPDIR/text.out" 2>"$BATS_TEST_TMPDIR/text.err" &
 	pid=$!
 	retry 300 0.1 grep -q ': ready' "$BATS_TEST_TMPDIR/text.err"
 	/bin/true nj-text-marker
 	retry 50 0.1 grep -q 'nj-text-marker' "$BATS_TEST_TMPDIR/text.out"
 	kill -INT $pid
 	wait $pid
-	grep -E '^[0-9T:.-]+Z exec +pid=[0-9]+ ppid=[0-9]+ uid=0 true exe=/usr/bin/true args: /bin/true nj-text-marker$' "$BATS_TEST_TMPDIR/text.out"
+	grep -E '^[0-9T:.-]+Z exec +seq=[0-9]+ pid=[0-9]+ ppid=[0-9]+ uid=0 true exe=/usr/bin/true args: /bin/true nj-text-marker$' "$BATS_TEST_TMPDIR/text.out"
 }

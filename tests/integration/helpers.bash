@@ -3,6 +3,7 @@
 
 NJ_TOP="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 NJ_AGENT="${NJ_AGENT:-$NJ_TOP/.output/nightjar-agent}"
+NJ_CTL="${NJ_CTL:-$NJ_TOP/.output/nightjarctl}"
 TRIGGER="$BATS_TEST_DIRNAME/trigger.py"
 
 requires_root() {
@@ -27,7 +28,10 @@ start_agent() {
 	shift
 	AGENT_OUT="$dir/events.json"
 	AGENT_ERR="$dir/agent.log"
-	"$NJ_AGENT" --output json "$@" >"$AGENT_OUT" 2>"$AGENT_ERR" &
+	# each test's own state: its spool, never the host's /var/lib/nightjar
+	STATE_DIR="${STATE_DIR:-$dir/state}"
+	export STATE_DIR
+	"$NJ_AGENT" --output json --state-dir "$STATE_DIR" "$@" >"$AGENT_OUT" 2>"$AGENT_ERR" &
 	AGENT_PID=$!
 	export AGENT_PID AGENT_OUT AGENT_ERR
 	if ! retry 300 0.1 grep -q ': ready' "$AGENT_ERR"; then

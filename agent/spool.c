@@ -1,0 +1,695 @@
+/* spool.c - segment files of framed records: append, recover, evict, read. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "spool.h"
+
+#define SEG_SUFFIX ".seg"
+#define SEQ_FILE   "next-sequence"
+/* the high-water mark is written ahead of use by this much: one fsync per block of records,
+ * not per record, and a crash at worst skips the unused rest of a block */
+#define SEQ_BLOCK (1u << 20)
+
+struct segment {
+	uint64_t first_seq;
+	uint64_t bytes;
+	time_t mtime;
+};
+
+struct nj_spool {
+	struct nj_spool_opts o;
+	char *dir;
+	int dirfd;
+	int fd;		      /* current segment, O_APPEND */
+	struct segment *segs; /* oldest first; the last is the current one */
+	size_t nsegs, cap;
+	uint64_t next_seq;
+	uint64_t seq_reserved; /* next-sequence on disk: every number issued is below it */
+	bool dirty;	       /* appended since the last sync */
+	struct nj_spool_stats st;
+};
+
+static void le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	le32(p, (uint32_t)v);
+	le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+void nj_file_header(uint8_t hdr[NJ_FILE_HEADER_LEN], uint32_t kind)
+{
+	memcpy(hdr, NJ_FILE_MAGIC, 8);
+	le32(hdr + 8, NJ_FILE_VERSION);
+	le32(hdr + 12, kind);
+}
+
+/* The checksum covers the sequence and the payload, so a frame moved or spliced from
+ * elsewhere does not pass. */
+static uint32_t frame_crc(const uint8_t seq_le[8], const void *payload, size_t len)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+
+	crc = crc32(crc, seq_le, 8);
+	return (uint32_t)crc32(crc, payload, (uInt)len);
+}
+
+void nj_frame_header(uint8_t hdr[NJ_FRAME_HEADER_LEN], uint64_t seq, const void *payload,
+		     size_t len)
+{
+	le32(hdr, (uint32_t)len);
+	le64(hdr + 8, seq);
+	le32(hdr + 4, frame_crc(hdr + 8, payload, len));
+}
+
+static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	if (e)
+		snprintf(err + n, errlen - n, ": %s", strerror(e));
+	return e ? -e : -EINVAL;
+}
+
+/* ---- the sequence high-water mark ------------------------------------------------ */
+
+static uint64_t read_reserved(struct nj_spool *s)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd = openat(s->dirfd, SEQ_FILE, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtoull(buf, NULL, 10) : 0;
+}
+
+/* Write-then-rename, both made durable, before any number at or above the old mark is used. */
+static int write_reserved(struct nj_spool *s, uint64_t mark)
+{
+	char buf[32];
+	int fd, n, err = 0;
+
+	n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", mark);
+	fd = openat(s->dirfd, SEQ_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0)
+		err = errno ? -errno : -EIO;
+	close(fd);
+	if (!err && renameat(s->dirfd, SEQ_FILE ".tmp", s->dirfd, SEQ_FILE) < 0)
+		err = -errno;
+	if (!err && fsync(s->dirfd) < 0)
+		err = -errno;
+	if (!err)
+		s->seq_reserved = mark;
+	return err;
+}
+
+/* ---- segments ------------------------------------------------------------------ */
+
+static void seg_name(char out[32], uint64_t first_seq)
+{
+	snprintf(out, 32, "%020" PRIu64 SEG_SUFFIX, first_seq);
+}
+
+static int parse_seg_name(const char *name, uint64_t *first_seq)
+{
+	size_t n = strlen(name);
+	char *end;
+
+	if (n != 20 + strlen(SEG_SUFFIX) || strcmp(name + 20, SEG_SUFFIX))
+		return -1;
+	*first_seq = strtoull(name, &end, 10);
+	return end == name + 20 ? 0 : -1;
+}
+
+static int cmp_seg(const void *a, const void *b)
+{
+	const struct segment *x = a, *y = b;
+
+	return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
+}
+
+/* Segment files of a directory, oldest first. */
+static int list_segments(int dirfd, struct segment **out, size_t *n, size_t *cap)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd = dup(dirfd);
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	*n = 0;
+	while ((de = readdir(d))) {
+		uint64_t first;
+
+		if (parse_seg_name(de->d_name, &first) ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 16;
+			struct segment *g = realloc(*out, c * sizeof(*g));
+
+			if (!g) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			*out = g;
+			*cap = c;
+		}
+		(*out)[(*n)++] = (struct segment){first, (uint64_t)st.st_size, st.st_mtime};
+	}
+	closedir(d);
+	qsort(*out, *n, sizeof(**out), cmp_seg);
+	return 0;
+}
+
+/* Scan a segment's frames: the offset just past the last whole one, and its sequence. */
+static int scan_segment(int fd, uint64_t *good_end, uint64_t *last_seq, bool *has_last)
+{
+	uint8_t hdr[NJ_FRAME_HEADER_LEN], fh[NJ_FILE_HEADER_LEN], *buf = NULL;
+	uint64_t off = NJ_FILE_HEADER_LEN;
+	size_t cap = 0;
+
+	*has_last = false;
+	*good_end = 0;
+	if (pread(fd, fh, sizeof(fh), 0) != (ssize_t)sizeof(fh) || memcmp(fh, NJ_FILE_MAGIC, 8))
+		return 0; /* not even a header: nothing in it counts */
+	*good_end = off;
+	for (;;) {
+		uint32_t len;
+
+		if (pread(fd, hdr, sizeof(hdr), (off_t)off) != (ssize_t)sizeof(hdr))
+			break;
+		len = get32(hdr);
+		if (len > NJ_FRAME_MAX)
+			break;
+		if (len > cap) {
+			uint8_t *b = realloc(buf, len);
+
+			if (!b) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = b;
+			cap = len;
+		}
+		if (pread(fd, buf, len, (off_t)(off + sizeof(hdr))) != (ssize_t)len ||
+		    frame_crc(hdr + 8, buf, len) != get32(hdr + 4))
+			break;
+		off += sizeof(hdr) + len;
+		*good_end = off;
+		*last_seq = get64(hdr + 8);
+		*has_last = true;
+	}
+	free(buf);
+	return 0;
+}
+
+static int new_segment(struct nj_spool *s)
+{
+	uint8_t fh[NJ_FILE_HEADER_LEN];
+	char name[32];
+	int fd;
+
+	seg_name(name, s->next_seq);
+	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	nj_file_header(fh, NJ_FILE_SEGMENT);
+	if (write(fd, fh, sizeof(fh)) != (ssize_t)sizeof(fh)) {
+		int e = errno ? errno : ENOSPC;
+
+		close(fd);
+		unlinkat(s->dirfd, name, 0);
+		return -e;
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = fd;
+	if (s->nsegs == s->cap) {
+		size_t c = s->cap ? s->cap * 2 : 16;
+		struct segment *g = realloc(s->segs, c * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		s->segs = g;
+		s->cap = c;
+	}
+	s->segs[s->nsegs++] = (struct segment){s->next_seq, sizeof(fh), time(NULL)};
+	s->st.bytes += sizeof(fh);
+	return 0;
+}
+
+/* Records in segment i: numbers run on without gaps inside the spool, except where a crash
+ * skipped the rest of a reserved block, so the next segment's name bounds this one. */
+static uint64_t seg_records(const struct nj_spool *s, size_t i)
+{
+	uint64_t end = i + 1 < s->nsegs ? s->segs[i + 1].first_seq : s->next_seq;
+
+	return end - s->segs[i].first_seq;
+}
+
+static void evict_oldest(struct nj_spool *s, const char *why)
+{
+	char name[32];
+	uint64_t n = seg_records(s, 0);
+
+	seg_name(name, s->segs[0].first_seq);
+	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT) {
+		nj_warn("spool: cannot evict %s/%s: %s", s->dir, name, strerror(errno));
+		return;
+	}
+	s->st.evicted_records += n;
+	s->st.evicted_segments++;
+	s->st.bytes -= s->segs[0].bytes;
+	memmove(s->segs, s->segs + 1, (s->nsegs - 1) * sizeof(*s->segs));
+	s->nsegs--;
+	nj_info("spool: evicted %s (%" PRIu64 " records, %s bound)", name, n, why);
+}
+
+/* Keep closed segments plus one full segment within max_bytes. */
+static void evict_for_size(struct nj_spool *s, uint64_t room)
+{
+	while (s->nsegs > 1 && s->st.bytes + room > s->o.max_bytes)
+		evict_oldest(s, "size");
+}
+
+void nj_spool_maintain(struct nj_spool *s)
+{
+	time_t limit = time(NULL) - (time_t)(s->o.max_age_ms / 1000);
+
+	/* never the current segment: it is being written now */
+	while (s->nsegs > 1 && s->segs[0].mtime < limit)
+		evict_oldest(s, "age");
+}
+
+int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *err, size_t errlen)
+{
+	struct nj_spool *s = calloc(1, sizeof(*s));
+	uint64_t good_end = 0, last_seq = 0, reserved;
+	bool has_last = false;
+	char name[32];
+	int e;
+
+	if (!s)
+		return fail(err, errlen, ENOMEM, "spool");
+	s->o = *o;
+	s->fd = -1;
+	s->dir = strdup(o->dir);
+	if (!s->dir) {
+		e = fail(err, errlen, ENOMEM, "spool");
+		goto err_free;
+	}
+	if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
+		e = fail(err, errlen, errno, "spool: cannot create %s", o->dir);
+		goto err_free;
+	}
+	s->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		e = fail(err, errlen, errno, "spool: cannot open %s", o->dir);
+		goto err_free;
+	}
+	e = list_segments(s->dirfd, &s->segs, &s->nsegs, &s->cap);
+	if (e) {
+		fail(err, errlen, -e, "spool: cannot list %s", o->dir);
+		goto err_close;
+	}
+	for (size_t i = 0; i < s->nsegs; i++)
+		s->st.bytes += s->segs[i].bytes;
+
+	/* recover the newest segment: whole frames stay, a torn tail goes */
+	if (s->nsegs) {
+		struct segment *last = &s->segs[s->nsegs - 1];
+		int fd;
+
+		seg_name(name, last->first_seq);
+		fd = openat(s->dirfd, name, O_RDWR | O_APPEND | O_CLOEXEC);
+		if (fd < 0) {
+			e = fail(err, errlen, errno, "spool: cannot open %s/%s", o->dir, name);
+			goto err_close;
+		}
+		e = scan_segment(fd, &good_end, &last_seq, &has_last);
+		if (!e && good_end < last->bytes) {
+			nj_warn("spool: %s/%s: cut a torn tail of %" PRIu64
+				" bytes at offset %" PRIu64 " (the agent stopped mid-write)",
+				o->dir, name, last->bytes - good_end, good_end);
+			if (ftruncate(fd, (off_t)good_end) < 0)
+				e = -errno;
+			s->st.truncated_bytes = last->bytes - good_end;
+			s->st.bytes -= last->bytes - good_end;
+			last->bytes = good_end;
+		}
+		if (e) {
+			close(fd);
+			fail(err, errlen, -e, "spool: recovering %s/%s", o->dir, name);
+			goto err_close;
+		}
+		if (good_end < NJ_FILE_HEADER_LEN) {
+			/* created but never given a header: nothing to keep */
+			close(fd);
+			unlinkat(s->dirfd, name, 0);
+			s->nsegs--;
+		} else {
+			s->fd = fd;
+		}
+	}
+	reserved = read_reserved(s);
+	s->next_seq = has_last ? last_seq + 1 : s->nsegs ? s->segs[s->nsegs - 1].first_seq : 1;
+	/* records lost in a power cut may have carried numbers up to the mark: never reuse */
+	if (reserved > s->next_seq && !has_last)
+		s->next_seq = reserved;
+	e = write_reserved(s, s->next_seq + SEQ_BLOCK);
+	if (e) {
+		fail(err, errlen, -e, "spool: cannot write %s/%s", o->dir, SEQ_FILE);
+		goto err_close;
+	}
+	if (s->fd < 0 || s->segs[s->nsegs - 1].bytes >= o->segment_bytes) {
+		evict_for_size(s, o->segment_bytes);
+		e = new_segment(s);
+		if (e) {
+			fail(err, errlen, -e, "spool: cannot create a segment in %s", o->dir);
+			goto err_close;
+		}
+	}
+	nj_spool_maintain(s);
+	*out = s;
+	return 0;
+
+err_close:
+	if (s->fd >= 0)
+		close(s->fd);
+	close(s->dirfd);
+err_free:
+	free(s->segs);
+	free(s->dir);
+	free(s);
+	return e;
+}
+
+void nj_spool_close(struct nj_spool *s)
+{
+	if (!s)
+		return;
+	nj_spool_sync(s);
+	if (s->fd >= 0)
+		close(s->fd);
+	close(s->dirfd);
+	free(s->segs);
+	free(s->dir);
+	free(s);
+}
+
+uint64_t nj_spool_next_seq(const struct nj_spool *s)
+{
+	return s->next_seq;
+}
+
+int nj_spool_append(struct nj_spool *s, const void *payload, size_t len)
+{
+	struct segment *cur;
+	uint8_t hdr[NJ_FRAME_HEADER_LEN];
+	struct iovec iov[2];
+	uint64_t seq = s->next_seq;
+	ssize_t n;
+	int e;
+
+	if (seq + 1 >= s->seq_reserved) {
+		e = write_reserved(s, seq + SEQ_BLOCK);
+		if (e) {
+			/* issuing numbers past the mark could repeat them after a crash */
+			s->st.write_errors++;
+			return e;
+		}
+	}
+	s->next_seq++;
+	cur = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
+	if (!cur || s->fd < 0 || cur->bytes >= s->o.segment_bytes) {
+		if (s->fd >= 0 && s->dirty)
+			nj_spool_sync(s);
+		evict_for_size(s, s->o.segment_bytes);
+		/* the new segment is named for this record's number */
+		s->next_seq = seq;
+		e = new_segment(s);
+		s->next_seq = seq + 1;
+		if (e) {
+			s->st.write_errors++;
+			return e;
+		}
+		cur = &s->segs[s->nsegs - 1];
+	}
+	nj_frame_header(hdr, seq, payload, len);
+	iov[0] = (struct iovec){hdr, sizeof(hdr)};
+	iov[1] = (struct iovec){(void *)payload, len};
+	n = writev(s->fd, iov, 2);
+	if (n != (ssize_t)(sizeof(hdr) + len)) {
+		e = n < 0 ? errno : ENOSPC;
+		/* a partial frame would read as damage: take it back */
+		if (n > 0 && ftruncate(s->fd, (off_t)cur->bytes) < 0)
+			nj_warn("spool: cannot remove a partial record: %s", strerror(errno));
+		s->st.write_errors++;
+		return -e;
+	}
+	cur->bytes += (uint64_t)n;
+	cur->mtime = time(NULL);
+	s->st.bytes += (uint64_t)n;
+	s->st.records++;
+	s->dirty = true;
+	return 0;
+}
+
+int nj_spool_sync(struct nj_spool *s)
+{
+	if (!s->dirty || s->fd < 0)
+		return 0;
+	s->dirty = false;
+	return fdatasync(s->fd) < 0 ? -errno : 0;
+}
+
+void nj_spool_stats(const struct nj_spool *s, struct nj_spool_stats *st)
+{
+	*st = s->st;
+	st->segments = s->nsegs;
+	st->oldest_seq = s->nsegs ? s->segs[0].first_seq : s->next_seq;
+	st->next_seq = s->next_seq;
+}
+
+/* ---- reader ------------------------------------------------------------------- */
+
+struct nj_reader {
+	char **files;
+	size_t nfiles, cur;
+	FILE *f;
+	uint64_t off;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static int add_file(struct nj_reader *r, const char *path)
+{
+	char **f = realloc(r->files, (r->nfiles + 1) * sizeof(*f));
+
+	if (!f)
+		return -1;
+	r->files = f;
+	r->files[r->nfiles] = strdup(path);
+	return r->files[r->nfiles] ? (int)(r->nfiles++, 0) : -1;
+}
+
+struct nj_reader *nj_reader_open(const char *path, char *err, size_t errlen)
+{
+	struct nj_reader *r = calloc(1, sizeof(*r));
+	struct segment *segs = NULL;
+	size_t n = 0, cap = 0, i;
+	char file[4096 + 64];
+	struct stat st;
+	int dirfd, e;
+
+	if (!r) {
+		fail(err, errlen, ENOMEM, "%s", path);
+		return NULL;
+	}
+	if (stat(path, &st) < 0) {
+		fail(err, errlen, errno, "%s", path);
+		goto err;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (add_file(r, path))
+			goto err_oom;
+		return r;
+	}
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		fail(err, errlen, errno, "%s", path);
+		goto err;
+	}
+	e = list_segments(dirfd, &segs, &n, &cap);
+	close(dirfd);
+	if (e) {
+		fail(err, errlen, -e, "%s", path);
+		goto err;
+	}
+	for (i = 0; i < n; i++) {
+		char name[32];
+
+		seg_name(name, segs[i].first_seq);
+		snprintf(file, sizeof(file), "%s/%s", path, name);
+		if (add_file(r, file)) {
+			free(segs);
+			goto err_oom;
+		}
+	}
+	free(segs);
+	return r;
+err_oom:
+	fail(err, errlen, ENOMEM, "%s", path);
+err:
+	nj_reader_close(r);
+	return NULL;
+}
+
+static int open_next_file(struct nj_reader *r, char *err, size_t errlen)
+{
+	uint8_t fh[NJ_FILE_HEADER_LEN];
+	const char *path = r->files[r->cur];
+
+	r->f = fopen(path, "re");
+	if (!r->f)
+		return fail(err, errlen, errno, "%s", path);
+	r->off = NJ_FILE_HEADER_LEN;
+	if (fread(fh, 1, sizeof(fh), r->f) != sizeof(fh) || memcmp(fh, NJ_FILE_MAGIC, 8))
+		return fail(err, errlen, 0, "%s: offset 0: not a Nightjar spool segment or capture",
+			    path);
+	if (get32(fh + 8) != NJ_FILE_VERSION)
+		return fail(err, errlen, 0, "%s: offset 8: format version %u, this reader knows %u",
+			    path, get32(fh + 8), NJ_FILE_VERSION);
+	return 0;
+}
+
+int nj_reader_next(struct nj_reader *r, uint64_t *seq, const uint8_t **payload, size_t *len,
+		   char *err, size_t errlen)
+{
+	uint8_t hdr[NJ_FRAME_HEADER_LEN];
+	size_t got;
+	uint32_t l;
+
+	for (;;) {
+		if (!r->f) {
+			if (r->cur >= r->nfiles)
+				return 0;
+			if (open_next_file(r, err, errlen) < 0)
+				goto damaged;
+		}
+		got = fread(hdr, 1, sizeof(hdr), r->f);
+		if (got == 0 && feof(r->f)) {
+			fclose(r->f);
+			r->f = NULL;
+			r->cur++;
+			continue;
+		}
+		if (got != sizeof(hdr)) {
+			fail(err, errlen, 0, "%s: offset %" PRIu64 ": truncated record header",
+			     r->files[r->cur], r->off);
+			goto damaged;
+		}
+		l = get32(hdr);
+		if (l > NJ_FRAME_MAX) {
+			fail(err, errlen, 0,
+			     "%s: offset %" PRIu64 ": record length %u is not plausible",
+			     r->files[r->cur], r->off, l);
+			goto damaged;
+		}
+		if (l > r->cap) {
+			uint8_t *b = realloc(r->buf, l);
+
+			if (!b)
+				return fail(err, errlen, ENOMEM, "%s", r->files[r->cur]);
+			r->buf = b;
+			r->cap = l;
+		}
+		if (fread(r->buf, 1, l, r->f) != l) {
+			fail(err, errlen, 0,
+			     "%s: offset %" PRIu64 ": truncated record (%u bytes announced)",
+			     r->files[r->cur], r->off, l);
+			goto damaged;
+		}
+		if (frame_crc(hdr + 8, r->buf, l) != get32(hdr + 4)) {
+			fail(err, errlen, 0, "%s: offset %" PRIu64 ": checksum mismatch",
+			     r->files[r->cur], r->off);
+			goto damaged;
+		}
+		r->off += sizeof(hdr) + l;
+		*seq = get64(hdr + 8);
+		*payload = r->buf;
+		*len = l;
+		return 1;
+	}
+damaged:
+	/* nothing after damage in this file can be trusted to be framed: go on with the next */
+	if (r->f)
+		fclose(r->f);
+	r->f = NULL;
+	r->cur++;
+	return -1;
+}
+
+void nj_reader_close(struct nj_reader *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	if (r->f)
+		fclose(r->f);
+	for (i = 0; i < r->nfiles; i++)
+		free(r->files[i]);
+	free(r->files);
+	free(r->buf);
+	free(r);
+}
