@@ -35,6 +35,11 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
 CTL        := $(OUTPUT)/nightjarctl
+SPOOL_BENCH := $(OUTPUT)/nightjar-spool-bench
+FUZZ_READER := $(OUTPUT)/fuzz_reader
+# the modules the record reader runs through, fuzzed with libFuzzer and sanitizers
+FUZZ_SRCS  := agent/spool.c agent/pbjson.c agent/json.c agent/text.c agent/log.c
+FUZZ_SECONDS ?= 30
 # nightjarctl links the agent's modules that need no BPF
 CTL_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o
 
@@ -48,9 +53,9 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run check unit integration bench format format-check clean
+.PHONY: all deps run check unit integration fuzz bench format format-check clean
 
-all: $(AGENT) $(CTL) $(BENCH)
+all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -110,6 +115,20 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_OBJS) $(LDLIBS) -lcmocka -o $@
 
+$(SPOOL_BENCH): bench/spool_bench.c $(OUTPUT)/agent/spool.o $(OUTPUT)/agent/log.o \
+		$(OUTPUT)/agent/nightjar.pb-c.o | $(PROTO_H)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(filter %.o,$^) -lprotobuf-c -lz -o $@
+
+$(FUZZ_READER): tests/fuzz/fuzz_reader.c $(FUZZ_SRCS) $(PROTO_C) | $(PROTO_H)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+		-Iagent -Ibpf -I$(OUTPUT) $< $(FUZZ_SRCS) $(PROTO_C) -lprotobuf-c -lz -o $@
+
+# a bounded run inside make check; longer runs: tests/fuzz/README.md
+fuzz: $(FUZZ_READER)
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 $(BENCH): bench/bench.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
@@ -134,10 +153,12 @@ check: deps
 	$(Q)rm -f $(OUTPUT)/unit.log $(OUTPUT)/integration.tap
 	$(Q)$(MAKE) --no-print-directory unit 2>&1 | tee $(OUTPUT)/unit.log
 	$(Q)bats --print-output-on-failure tests/integration 2>&1 | tee $(OUTPUT)/integration.tap
-	$(Q)scripts/test-summary.sh $(OUTPUT)/unit.log $(OUTPUT)/integration.tap
+	$(Q)$(MAKE) --no-print-directory fuzz 2>&1 | tee $(OUTPUT)/fuzz.log
+	$(Q)scripts/test-summary.sh $(OUTPUT)/unit.log $(OUTPUT)/integration.tap $(OUTPUT)/fuzz.log
 
 bench: all
 	$(Q)bench/run.sh
+	$(Q)bench/spool.sh
 
 FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c tests/unit/*.c bench/*.c)
 format:

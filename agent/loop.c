@@ -10,10 +10,11 @@
 #include "log.h"
 #include "loop.h"
 
-#define NJ_LOOP_MAX_HANDLERS 16
+/* the agent's own fds plus a few control clients */
+#define NJ_LOOP_MAX_HANDLERS 40
 
 struct handler {
-	int fd;
+	int fd; /* -1: free slot */
 	bool is_timer;
 	nj_fd_cb cb;
 	void *arg;
@@ -48,7 +49,7 @@ void nj_loop_free(struct nj_loop *loop)
 	if (!loop)
 		return;
 	for (i = 0; i < loop->n; i++)
-		if (loop->h[i].is_timer)
+		if (loop->h[i].is_timer && loop->h[i].fd >= 0)
 			close(loop->h[i].fd);
 	close(loop->epfd);
 	free(loop);
@@ -57,23 +58,42 @@ void nj_loop_free(struct nj_loop *loop)
 static int add(struct nj_loop *loop, int fd, bool is_timer, nj_fd_cb cb, void *arg)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	struct handler *h;
+	struct handler *h = NULL;
+	int i;
 
-	if (loop->n == NJ_LOOP_MAX_HANDLERS) {
-		nj_err("event loop: more than %d handlers", NJ_LOOP_MAX_HANDLERS);
-		return -ENOSPC;
+	for (i = 0; i < loop->n && !h; i++)
+		if (loop->h[i].fd < 0)
+			h = &loop->h[i];
+	if (!h) {
+		if (loop->n == NJ_LOOP_MAX_HANDLERS) {
+			nj_err("event loop: more than %d handlers", NJ_LOOP_MAX_HANDLERS);
+			return -ENOSPC;
+		}
+		h = &loop->h[loop->n++];
 	}
-	h = &loop->h[loop->n];
 	*h = (struct handler){.fd = fd, .is_timer = is_timer, .cb = cb, .arg = arg};
 	ev.data.ptr = h;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = -errno;
 
 		nj_err("epoll_ctl(ADD, fd %d): %s", fd, strerror(errno));
+		h->fd = -1;
 		return err;
 	}
-	loop->n++;
 	return 0;
+}
+
+void nj_loop_del_fd(struct nj_loop *loop, int fd)
+{
+	int i;
+
+	for (i = 0; i < loop->n; i++)
+		if (loop->h[i].fd == fd && !loop->h[i].is_timer) {
+			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+			/* a pending event for this slot in the current batch is skipped */
+			loop->h[i].fd = -1;
+			return;
+		}
 }
 
 int nj_loop_add_fd(struct nj_loop *loop, int fd, nj_fd_cb cb, void *arg)
@@ -127,6 +147,8 @@ int nj_loop_run(struct nj_loop *loop)
 		for (i = 0; i < n && !loop->stop; i++) {
 			struct handler *h = evs[i].data.ptr;
 
+			if (h->fd < 0)
+				continue; /* removed by an earlier callback of this batch */
 			if (h->is_timer) {
 				uint64_t expirations;
 

@@ -14,6 +14,8 @@ struct nj_loop *nj_loop_new(void);
 void nj_loop_free(struct nj_loop *loop);
 
 int nj_loop_add_fd(struct nj_loop *loop, int fd, nj_fd_cb cb, void *arg);
+/* Stop watching fd (the caller closes it). Safe from inside a callback, even fd's own. */
+void nj_loop_del_fd(struct nj_loop *loop, int fd);
 /* A periodic timer (timerfd, CLOCK_MONOTONIC); the first run is one period from now. */
 int nj_loop_add_timer(struct nj_loop *loop, uint32_t period_ms, nj_fd_cb cb, void *arg);
 

@@ -16,19 +16,18 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "host.h"
 #include "log.h"
 #include "loop.h"
 #include "output.h"
+#include "pbjson.h"
 #include "proc.h"
 #include "records.h"
 #include "sensor.h"
 #include "spool.h"
+#include "version.h"
 #include "watch.h"
-
-#ifndef NJ_VERSION
-#define NJ_VERSION "0.1.0"
-#endif
 
 /* exited processes stay known this long, for events still in flight about them */
 #define PROC_LINGER_NS (30ull * 1000000000ull)
@@ -44,6 +43,10 @@ struct agent {
 	uint64_t started_ns;
 	size_t watched_inodes, watched_names;
 	uint64_t reported_drops;
+	char spool_dir[4096 + 8];
+	/* events per second over the last full second, for status */
+	uint64_t rate_at_ns, rate_events;
+	double events_per_s;
 };
 
 static uint64_t mono_ns(void)
@@ -141,13 +144,135 @@ static int on_ring(int fd, void *arg)
 static int on_flush(int fd, void *arg)
 {
 	struct agent *a = arg;
+	uint64_t now;
 	int err, e;
 
 	(void)fd;
 	err = drain(a);
 	if (a->out.spool && (e = nj_spool_sync(a->out.spool)) < 0)
 		nj_warn("spool: fdatasync: %s", strerror(-e));
+	now = mono_ns();
+	if (now - a->rate_at_ns >= 1000000000ull) {
+		a->events_per_s = (double)(a->out.events - a->rate_events) * 1e9 /
+				  (double)(now - a->rate_at_ns);
+		a->rate_at_ns = now;
+		a->rate_events = a->out.events;
+	}
 	return err;
+}
+
+/* The first record still in the spool: when the forensic record starts. */
+static uint64_t oldest_record_utc(const char *spool_dir)
+{
+	char err[256];
+	struct nj_reader *r = nj_reader_open(spool_dir, err, sizeof(err));
+	const uint8_t *payload;
+	Nightjar__Record *rec;
+	uint64_t seq, when = 0;
+	size_t len;
+
+	if (r && nj_reader_next(r, &seq, &payload, &len, err, sizeof(err)) == 1) {
+		rec = nj_record_unpack(payload, len);
+		if (rec) {
+			when = rec->timestamp_utc_ns;
+			nightjar__record__free_unpacked(rec, NULL);
+		}
+	}
+	nj_reader_close(r);
+	return when;
+}
+
+static void status_text(struct agent *a, FILE *f, const uint64_t *stats,
+			const struct nj_spool_stats *sp, const char *oldest)
+{
+	const char *cap, *hook;
+	size_t i;
+
+	fprintf(f, "nightjar-agent %s, pid %d, up %llu s\n", NJ_VERSION, (int)getpid(),
+		(unsigned long long)((mono_ns() - a->started_ns) / 1000000000ull));
+	fprintf(f, "host: %s (id %s)\nhooks:\n", a->out.host.name, a->out.host.id);
+	for (i = 0; (hook = nj_sensor_hook(a->sensor, i, &cap)); i++)
+		fprintf(f, "  %-10s %s\n", cap, hook);
+	fprintf(f, "programs attached: %u\n", nj_sensor_programs(a->sensor));
+	fprintf(f, "events: %llu, %.1f/s\n", (unsigned long long)a->out.events, a->events_per_s);
+	fprintf(f,
+		"lost: ringbuf_drops %llu, args_truncated %llu, paths_truncated %llu, "
+		"skstorage_fail %llu, spool_write_errors %llu, spool_evicted_records %llu\n",
+		(unsigned long long)stats[NJ_STAT_RB_DROP],
+		(unsigned long long)stats[NJ_STAT_ARGS_TRUNC],
+		(unsigned long long)stats[NJ_STAT_PATH_TRUNC],
+		(unsigned long long)stats[NJ_STAT_SKSTORAGE_FAIL],
+		(unsigned long long)sp->write_errors, (unsigned long long)sp->evicted_records);
+	fprintf(f, "spool: %s, %llu bytes in %llu segments, records %llu..%llu, oldest %s\n",
+		a->spool_dir, (unsigned long long)sp->bytes, (unsigned long long)sp->segments,
+		(unsigned long long)sp->oldest_seq, (unsigned long long)(sp->next_seq - 1),
+		oldest[0] ? oldest : "none");
+	fprintf(f, "tail clients: %zu\n", nj_control_tail_clients(a->out.control));
+}
+
+static void status_json(struct agent *a, FILE *f, const uint64_t *stats,
+			const struct nj_spool_stats *sp, const char *oldest)
+{
+	const char *cap, *hook;
+	struct nj_json j;
+	size_t i;
+
+	nj_json_init(&j);
+	nj_json_obj_begin(&j, NULL);
+	nj_json_str(&j, "version", NJ_VERSION);
+	nj_json_u64(&j, "pid", (uint64_t)getpid());
+	nj_json_u64(&j, "uptime_s", (mono_ns() - a->started_ns) / 1000000000ull);
+	nj_json_str(&j, "host", a->out.host.name);
+	nj_json_str(&j, "host_id", a->out.host.id);
+	nj_json_obj_begin(&j, "hooks");
+	for (i = 0; (hook = nj_sensor_hook(a->sensor, i, &cap)); i++)
+		nj_json_str(&j, cap, hook);
+	nj_json_obj_end(&j);
+	nj_json_u64(&j, "programs_attached", nj_sensor_programs(a->sensor));
+	nj_json_u64(&j, "events", a->out.events);
+	nj_json_u64(&j, "events_per_s", (uint64_t)(a->events_per_s + 0.5));
+	nj_json_obj_begin(&j, "lost");
+	nj_json_u64(&j, "ringbuf_drops", stats[NJ_STAT_RB_DROP]);
+	nj_json_u64(&j, "args_truncated", stats[NJ_STAT_ARGS_TRUNC]);
+	nj_json_u64(&j, "paths_truncated", stats[NJ_STAT_PATH_TRUNC]);
+	nj_json_u64(&j, "skstorage_fail", stats[NJ_STAT_SKSTORAGE_FAIL]);
+	nj_json_u64(&j, "spool_write_errors", sp->write_errors);
+	nj_json_u64(&j, "spool_evicted_records", sp->evicted_records);
+	nj_json_obj_end(&j);
+	nj_json_obj_begin(&j, "spool");
+	nj_json_str(&j, "dir", a->spool_dir);
+	nj_json_u64(&j, "bytes", sp->bytes);
+	nj_json_u64(&j, "segments", sp->segments);
+	nj_json_u64(&j, "oldest_sequence", sp->oldest_seq);
+	nj_json_u64(&j, "next_sequence", sp->next_seq);
+	if (oldest[0])
+		nj_json_str(&j, "oldest_record", oldest);
+	nj_json_obj_end(&j);
+	nj_json_u64(&j, "tail_clients", nj_control_tail_clients(a->out.control));
+	nj_json_obj_end(&j);
+	if (!j.oom)
+		fprintf(f, "%s\n", j.buf);
+	nj_json_free(&j);
+}
+
+/* nightjarctl status: the hooks chosen, what is attached, the rates and every loss counter. */
+static void status(void *arg, FILE *f, bool as_json)
+{
+	struct agent *a = arg;
+	uint64_t stats[NJ_STAT_MAX] = {0}, oldest_ns;
+	struct nj_spool_stats sp = {0};
+	char oldest[40] = "";
+
+	nj_sensor_stats(a->sensor, stats);
+	if (a->out.spool)
+		nj_spool_stats(a->out.spool, &sp);
+	oldest_ns = oldest_record_utc(a->spool_dir);
+	if (oldest_ns)
+		nj_format_utc(oldest, oldest_ns);
+	if (as_json)
+		status_json(a, f, stats, &sp, oldest);
+	else
+		status_text(a, f, stats, &sp, oldest);
 }
 
 static void health(struct agent *a)
@@ -214,7 +339,7 @@ static int open_state(struct agent *a)
 		.segment_bytes = a->cfg.spool_segment_bytes,
 		.max_age_ms = a->cfg.spool_max_age_ms,
 	};
-	char spool[4096 + 8], err[512];
+	char err[512];
 	struct nj_spool_stats st;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -226,15 +351,15 @@ static int open_state(struct agent *a)
 		nj_err("%s", err);
 		return -1;
 	}
-	snprintf(spool, sizeof(spool), "%s/spool", dir);
-	so.dir = spool;
+	snprintf(a->spool_dir, sizeof(a->spool_dir), "%s/spool", dir);
+	so.dir = a->spool_dir;
 	if (nj_spool_open(&a->out.spool, &so, err, sizeof(err)) < 0) {
 		nj_err("%s", err);
 		return -1;
 	}
 	nj_spool_stats(a->out.spool, &st);
-	nj_info("spool %s: %" PRIu64 " segments, %" PRIu64 " bytes, next sequence %" PRIu64, spool,
-		st.segments, st.bytes, st.next_seq);
+	nj_info("spool %s: %" PRIu64 " segments, %" PRIu64 " bytes, next sequence %" PRIu64,
+		a->spool_dir, st.segments, st.bytes, st.next_seq);
 	return 0;
 }
 
@@ -253,6 +378,7 @@ static int parse_level(const char *s, enum nj_log_level *lvl)
 
 static int setup_loop(struct agent *a)
 {
+	char path[4096 + 16];
 	sigset_t mask;
 
 	sigemptyset(&mask);
@@ -276,6 +402,9 @@ static int setup_loop(struct agent *a)
 	    nj_loop_add_timer(a->loop, a->cfg.health_interval_ms, on_health, a) ||
 	    nj_loop_add_timer(a->loop, a->cfg.rescan_interval_ms, on_rescan, a))
 		return -1;
+	snprintf(path, sizeof(path), "%s/control.sock", nj_config_state_dir(&a->cfg));
+	/* without it the agent still records; only tail, capture and status are missing */
+	a->out.control = nj_control_open(path, a->loop, status, a);
 	return 0;
 }
 
@@ -419,6 +548,8 @@ int main(int argc, char **argv)
 		health(&a);
 	fflush(stdout);
 out_sensor:
+	nj_control_close(a.out.control);
+	a.out.control = NULL;
 	nj_loop_free(a.loop);
 	if (a.sigfd >= 0)
 		close(a.sigfd);

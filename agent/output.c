@@ -77,6 +77,7 @@ static void keep(struct nj_output *o, Nightjar__Record *rec)
 		o->packed_cap = need;
 	}
 	protobuf_c_message_pack(&rec->base, o->packed);
+	nj_control_broadcast(o->control, rec->event->sequence, o->packed, need);
 	e = nj_spool_append(o->spool, o->packed, need);
 	if (e) {
 		struct nj_spool_stats st;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "control.h"
 #include "event.h"
 #include "json.h"
 #include "proc.h"
@@ -23,9 +24,10 @@ struct nj_output {
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	struct nj_json json;
 	struct nj_event ev;
-	struct nj_spool *spool; /* NULL: events are numbered but not kept */
-	uint64_t next_seq;	/* without a spool */
-	uint8_t *packed;	/* a record packed for the spool */
+	struct nj_spool *spool;	    /* NULL: events are numbered but not kept */
+	struct nj_control *control; /* tail clients get every record too */
+	uint64_t next_seq;	    /* without a spool */
+	uint8_t *packed;	    /* a record packed for the spool */
 	size_t packed_cap;
 	uint64_t spool_warned; /* write errors already reported */
 	uint64_t events;       /* events written */

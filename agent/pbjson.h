@@ -9,9 +9,18 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "json.h"
+#include "nightjar.pb-c.h"
 
 /* Write msg as a JSON object (key NULL at the top level). */
 void nj_pbjson_message(struct nj_json *j, const char *key, const ProtobufCMessage *msg);
+
+/* Unpack a nightjar.Record from untrusted bytes (a spool, a capture from elsewhere, a stream).
+ * protobuf-c recurses once per nesting level with no limit of its own, so a crafted record
+ * with a parent of a parent ... ten thousand deep would overflow the stack: the nesting is
+ * checked against the descriptors first. NULL for anything that is not a sane record; free
+ * with nightjar__record__free_unpacked(). */
+#define NJ_PB_MAX_DEPTH 32
+Nightjar__Record *nj_record_unpack(const uint8_t *buf, size_t len);
 
 /* RFC 3339 UTC with nanoseconds, "2026-11-28T16:40:24.123456789Z". */
 void nj_format_utc(char out[40], uint64_t utc_ns);

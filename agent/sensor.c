@@ -36,6 +36,8 @@ struct nj_sensor {
 	bool private_mounts;   /* we entered our own mount namespace */
 	uint32_t watch_gen;    /* generation of the current watch refresh */
 	uint64_t watch_errors; /* watch entries the kernel maps refused (full) */
+	char hooks[6][512];    /* the hook chosen per capability, for status */
+	unsigned int programs; /* programs attached */
 	/* the bloom filters a refresh builds; the live ones are in the object's .bss */
 	__u64 next_ino_bloom[NJ_BLOOM_WORDS];
 	__u64 next_name_bloom[NJ_BLOOM_WORDS];
@@ -244,10 +246,11 @@ static bool tracepoint_exists(const struct nj_sensor *s, const char *section)
 	return exists(path);
 }
 
-static void log_hooks(const struct nj_sensor *s)
+static const char *const caps[] = {"process", "file_open", "connect",
+				   "listen",  "accept",	   "udp_send"};
+
+static void log_hooks(struct nj_sensor *s)
 {
-	static const char *const caps[] = {"process", "file_open", "connect",
-					   "listen",  "accept",	   "udp_send"};
 	struct bpf_program *prog;
 	char line[512];
 	size_t c, i, w;
@@ -271,7 +274,29 @@ static void log_hooks(const struct nj_sensor *s)
 		if (!strcmp(caps[c], "udp_send") && !s->sendmsg4)
 			snprintf(line, sizeof(line), "unavailable (no cgroup v2 attach)");
 		nj_info("hook for %s: %s", caps[c], line[0] ? line : "unavailable");
+		snprintf(s->hooks[c], sizeof(s->hooks[c]), "%s", line[0] ? line : "unavailable");
 	}
+	s->programs = 0;
+	bpf_object__for_each_program(prog, s->skel->obj)
+	{
+		/* the cgroup programs are attached apart from the skeleton */
+		if (bpf_program__autoload(prog) &&
+		    (strncmp(bpf_program__section_name(prog), "cgroup/", 7) || s->sendmsg4))
+			s->programs++;
+	}
+}
+
+const char *nj_sensor_hook(const struct nj_sensor *s, size_t i, const char **capability)
+{
+	if (i >= sizeof(caps) / sizeof(caps[0]))
+		return NULL;
+	*capability = caps[i];
+	return s->hooks[i];
+}
+
+unsigned int nj_sensor_programs(const struct nj_sensor *s)
+{
+	return s->programs;
 }
 
 static int attach_cgroup(struct nj_sensor *s)

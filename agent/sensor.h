@@ -33,6 +33,10 @@ void nj_sensor_stop(struct nj_sensor *s);
 int nj_sensor_ring_fd(const struct nj_sensor *s);
 int nj_sensor_drain(struct nj_sensor *s);
 
+/* The hook chosen for capability i (NULL past the last), and the programs attached. */
+const char *nj_sensor_hook(const struct nj_sensor *s, size_t i, const char **capability);
+unsigned int nj_sensor_programs(const struct nj_sensor *s);
+
 /* Counters NJ_STAT_*, summed over CPUs. */
 int nj_sensor_stats(const struct nj_sensor *s, uint64_t out[NJ_STAT_MAX]);
 

@@ -693,3 +693,74 @@ void nj_reader_close(struct nj_reader *r)
 	free(r->buf);
 	free(r);
 }
+
+/* ---- stream decoder -------------------------------------------------------------- */
+
+int nj_stream_feed(struct nj_stream *st, const void *data, size_t n)
+{
+	/* move what is left to the front before growing */
+	if (st->off) {
+		memmove(st->buf, st->buf + st->off, st->len - st->off);
+		st->len -= st->off;
+		st->off = 0;
+	}
+	if (st->len + n > st->cap) {
+		size_t cap = st->cap ? st->cap : 65536;
+		uint8_t *b;
+
+		while (cap < st->len + n)
+			cap *= 2;
+		b = realloc(st->buf, cap);
+		if (!b)
+			return -1;
+		st->buf = b;
+		st->cap = cap;
+	}
+	memcpy(st->buf + st->len, data, n);
+	st->len += n;
+	return 0;
+}
+
+int nj_stream_next(struct nj_stream *st, uint64_t *seq, const uint8_t **payload, size_t *len,
+		   char *err, size_t errlen)
+{
+	const uint8_t *p = st->buf + st->off;
+	size_t avail = st->len - st->off;
+	uint32_t l;
+
+	if (!st->header_done) {
+		if (avail < NJ_FILE_HEADER_LEN)
+			return 0;
+		if (memcmp(p, NJ_FILE_MAGIC, 8) || get32(p + 8) != NJ_FILE_VERSION)
+			return fail(err, errlen, 0, "stream offset 0: not a Nightjar stream");
+		st->header_done = 1;
+		st->off += NJ_FILE_HEADER_LEN;
+		st->consumed += NJ_FILE_HEADER_LEN;
+		p += NJ_FILE_HEADER_LEN;
+		avail -= NJ_FILE_HEADER_LEN;
+	}
+	if (avail < NJ_FRAME_HEADER_LEN)
+		return 0;
+	l = get32(p);
+	if (l > NJ_FRAME_MAX)
+		return fail(err, errlen, 0,
+			    "stream offset %" PRIu64 ": record length %u is not plausible",
+			    st->consumed, l);
+	if (avail < NJ_FRAME_HEADER_LEN + (size_t)l)
+		return 0;
+	if (frame_crc(p + 8, p + NJ_FRAME_HEADER_LEN, l) != get32(p + 4))
+		return fail(err, errlen, 0, "stream offset %" PRIu64 ": checksum mismatch",
+			    st->consumed);
+	*seq = get64(p + 8);
+	*payload = p + NJ_FRAME_HEADER_LEN;
+	*len = l;
+	st->off += NJ_FRAME_HEADER_LEN + l;
+	st->consumed += NJ_FRAME_HEADER_LEN + l;
+	return 1;
+}
+
+void nj_stream_free(struct nj_stream *st)
+{
+	free(st->buf);
+	memset(st, 0, sizeof(*st));
+}

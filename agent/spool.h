@@ -75,6 +75,23 @@ int nj_reader_next(struct nj_reader *r, uint64_t *seq, const uint8_t **payload, 
 		   char *err, size_t errlen);
 void nj_reader_close(struct nj_reader *r);
 
+/* ---- decoding a byte stream (a tail socket): fed in pieces, frames out whole ---- */
+
+struct nj_stream {
+	uint8_t *buf;
+	size_t len, cap, off;
+	int header_done;
+	uint64_t consumed; /* bytes of the stream already decoded, for error offsets */
+};
+
+/* Append received bytes. -1 when out of memory. */
+int nj_stream_feed(struct nj_stream *st, const void *data, size_t n);
+/* 1: a frame (valid until the next feed or next call); 0: need more bytes; -1: the stream is
+ * not Nightjar framing or is damaged (err says where). */
+int nj_stream_next(struct nj_stream *st, uint64_t *seq, const uint8_t **payload, size_t *len,
+		   char *err, size_t errlen);
+void nj_stream_free(struct nj_stream *st);
+
 /* Frame one record into buf (NJ_FRAME_HEADER_LEN + len bytes). */
 void nj_frame_header(uint8_t hdr[NJ_FRAME_HEADER_LEN], uint64_t seq, const void *payload,
 		     size_t len);

@@ -78,7 +78,9 @@ void nj_text_record(FILE *f, const Nightjar__Record *r)
 	fprintf(f, "%.23sZ %-8s", when, r->event && r->event->action ? r->event->action : "?");
 	if (r->event && r->event->has_sequence)
 		fprintf(f, " seq=%llu", (unsigned long long)r->event->sequence);
-	if (b.health) {
+	/* every part of a record is optional on the wire: a damaged or foreign record prints
+	 * what it has */
+	if (b.health && b.health->nightjar && b.health->nightjar->health) {
 		const Nightjar__HealthCounters *c = b.health->nightjar->health;
 
 		fprintf(f,
@@ -96,24 +98,43 @@ void nj_text_record(FILE *f, const Nightjar__Record *r)
 	}
 	switch (r->body_case) {
 	case NIGHTJAR__RECORD__BODY_EXEC:
+		if (!p)
+			break;
 		fprintf(f, " exe=%.*s args:", (int)p->executable.len,
 			(const char *)p->executable.data);
 		for (i = 0; i < p->n_args; i++)
 			fprintf(f, " %.*s", (int)p->args[i].len, (const char *)p->args[i].data);
 		break;
 	case NIGHTJAR__RECORD__BODY_EXIT:
-		fprintf(f, " code=%d", p->exit_code);
+		if (p)
+			fprintf(f, " code=%d", p->exit_code);
+		break;
+	case NIGHTJAR__RECORD__BODY_CAPTURE:
+		if (r->capture->capture) {
+			const Nightjar__CaptureInfo *c = r->capture->capture;
+			char end[40];
+
+			nj_format_utc(end, c->end_utc_ns);
+			fprintf(f, " host=%s agent=%s until=%.23sZ records=%llu filters=%s",
+				r->host && r->host->name ? r->host->name : "?",
+				c->agent_version ? c->agent_version : "?", end,
+				(unsigned long long)c->records,
+				c->filters && c->filters[0] ? c->filters : "none");
+		}
 		break;
 	case NIGHTJAR__RECORD__BODY_OPEN:
-		fprintf(f, " file=%.*s match=%s", (int)b.file->file->path.len,
-			(const char *)b.file->file->path.data,
-			b.file->nightjar && b.file->nightjar->file ? b.file->nightjar->file->match
-								   : "?");
+		if (b.file->file)
+			fprintf(f, " file=%.*s", (int)b.file->file->path.len,
+				(const char *)b.file->file->path.data);
+		if (b.file->nightjar && b.file->nightjar->file && b.file->nightjar->file->match)
+			fprintf(f, " match=%s", b.file->nightjar->file->match);
 		break;
 	default:
 		if (!b.net)
 			break;
-		fprintf(f, " %s ", b.net->network ? b.net->network->transport : "?");
+		fprintf(f, " %s ",
+			b.net->network && b.net->network->transport ? b.net->network->transport
+								    : "?");
 		endpoint(f, b.net->source);
 		if (b.net->destination) {
 			fputs(" -> ", f);

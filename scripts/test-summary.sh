@@ -1,10 +1,11 @@
 #!/bin/sh
 # Print one closing line for `make check` from the unit and integration logs, and fail if
 # anything failed, was missing, or never ran.
-#   usage: test-summary.sh UNIT_LOG BATS_TAP
+#   usage: test-summary.sh UNIT_LOG BATS_TAP [FUZZ_LOG]
 set -eu
 unit_log=$1
 tap=$2
+fuzz_log=${3:-}
 
 # cmocka: "[  PASSED  ] 42 test(s)." and "[  FAILED  ] 1 test(s), listed below:"
 unit_pass=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$unit_log" | awk '{s+=$1} END {print s+0}')
@@ -22,6 +23,15 @@ int_fail=$(grep -c '^not ok ' "$tap" || true)
 
 passed=$((unit_pass + int_pass))
 failed=$((unit_fail + int_fail))
+# the fuzzer's bounded run counts as one test: it ends with "fuzz_reader: ok" or "FAILED"
+if [ -n "$fuzz_log" ]; then
+	if grep -q '^fuzz_reader: ok' "$fuzz_log"; then
+		passed=$((passed + 1))
+	else
+		echo "check: the fuzz run failed or did not finish (see $fuzz_log)" >&2
+		failed=$((failed + 1))
+	fi
+fi
 if [ -z "$plan" ] || [ $((int_pass + int_fail + int_skip)) -ne "$plan" ]; then
 	echo "check: the integration run stopped early (plan ${plan:-missing})" >&2
 	failed=$((failed + 1))

@@ -136,12 +136,86 @@ static void test_text_line(void **state)
 				 "127.0.0.1:40000 -> [::1]:443\n");
 }
 
+/* Records missing optional parts (as a damaged or foreign file has them) print without a
+ * crash: each payload is a whole record the fuzzer found or that is its shape. */
+static void test_text_missing_parts(void **state)
+{
+	static const struct {
+		const uint8_t *bytes;
+		size_t len;
+	} cases[] = {
+		{(const uint8_t *)"\x9a\x01\x00", 3},	      /* health, no nightjar */
+		{(const uint8_t *)"\x9a\x01\x02\x0a\x00", 5}, /* health, empty nightjar */
+		{(const uint8_t *)"\x52\x00", 2},	      /* exec, no process */
+		{(const uint8_t *)"\x62\x00", 2},	      /* exit, no process */
+		{(const uint8_t *)"\x8a\x01\x00", 3},	      /* open, no file */
+		{(const uint8_t *)"\x6a\x00", 2},	      /* connect, nothing */
+	};
+	char buf[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Nightjar__Record *r = nj_record_unpack(cases[i].bytes, cases[i].len);
+		FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+		assert_non_null(r);
+		assert_non_null(f);
+		nj_text_record(f, r);
+		fclose(f);
+		assert_non_null(strchr(buf, '\n'));
+		nightjar__record__free_unpacked(r, NULL);
+	}
+}
+
+/* A parent of a parent ... 10,000 deep would overflow the stack inside protobuf-c. */
+static void test_deep_nesting_refused(void **state)
+{
+	size_t cap = 1 << 20, len = 0, i;
+	uint8_t *a = malloc(cap), *b = malloc(cap), *t;
+	Nightjar__Record *r;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	/* innermost Process{pid=1}, then Process{pid=1, parent=<previous>} around it */
+	a[len++] = 0x08;
+	a[len++] = 0x01;
+	for (i = 0; i < 10000; i++) {
+		size_t n = 0, l = len;
+
+		b[n++] = 0x08;
+		b[n++] = 0x01;
+		b[n++] = (10 << 3) | 2;
+		do {
+			b[n++] = (uint8_t)((l & 0x7f) | (l > 0x7f ? 0x80 : 0));
+			l >>= 7;
+		} while (l);
+		assert_true(n + len <= cap);
+		memcpy(b + n, a, len);
+		len += n;
+		t = a;
+		a = b;
+		b = t;
+	}
+	assert_null(nj_record_unpack(a, len));
+	/* a legitimate record nests a handful deep and passes */
+	r = nj_record_unpack((const uint8_t *)"\x62\x04\x0a\x02\x08\x07", 6);
+	assert_non_null(r);
+	assert_int_equal(r->exit->process->pid, 7);
+	nightjar__record__free_unpacked(r, NULL);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_conventions),
 		cmocka_unit_test(test_health_counters_print_zeroes),
 		cmocka_unit_test(test_text_line),
+		cmocka_unit_test(test_text_missing_parts),
+		cmocka_unit_test(test_deep_nesting_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
