@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -218,25 +217,20 @@ void nj_control_close(struct nj_control *c)
 	free(c);
 }
 
-void nj_control_broadcast(struct nj_control *c, uint64_t seq, const void *payload, size_t len)
+void nj_control_broadcast(struct nj_control *c, const void *frames, size_t len)
 {
-	uint8_t hdr[NJ_FRAME_HEADER_LEN];
-	struct iovec iov[2];
 	ssize_t n;
 	int i;
 
-	if (!c || !c->tails)
+	if (!c || !c->tails || !len)
 		return;
-	nj_frame_header(hdr, seq, payload, len);
-	iov[0] = (struct iovec){hdr, sizeof(hdr)};
-	iov[1] = (struct iovec){(void *)payload, len};
 	for (i = 0; i < MAX_CLIENTS; i++) {
 		struct client *cl = &c->clients[i];
 
 		if (cl->fd < 0 || !cl->tail)
 			continue;
-		n = writev(cl->fd, iov, 2);
-		if (n != (ssize_t)(sizeof(hdr) + len)) {
+		n = write(cl->fd, frames, len);
+		if (n != (ssize_t)len) {
 			/* a partial frame would tear the stream: this client has to go */
 			c->dropped++;
 			drop(cl, n < 0 && errno != EAGAIN ? strerror(errno)

@@ -27,8 +27,8 @@ struct nj_control *nj_control_open(const char *path, struct nj_loop *loop, nj_st
 				   void *arg);
 void nj_control_close(struct nj_control *c);
 
-/* Send one framed record to every tail client. */
-void nj_control_broadcast(struct nj_control *c, uint64_t seq, const void *payload, size_t len);
+/* Send framed records (spool framing, whole frames only) to every tail client. */
+void nj_control_broadcast(struct nj_control *c, const void *frames, size_t len);
 /* Clients following the stream now, and those dropped for being too slow since start. */
 size_t nj_control_tail_clients(const struct nj_control *c);
 uint64_t nj_control_dropped_clients(const struct nj_control *c);

@@ -126,6 +126,7 @@ static int drain(struct agent *a)
 		nj_err("reading the ring buffer: %s", strerror(-n));
 		return n;
 	}
+	nj_output_flush(&a->out);
 	if (fflush(a->out.out) || a->out.write_failed) {
 		nj_err("writing events to stdout failed: %s; stopping", strerror(errno));
 		return -EPIPE;
@@ -381,6 +382,10 @@ static int setup_loop(struct agent *a)
 	char path[4096 + 16];
 	sigset_t mask;
 
+	/* A background job of a shell script starts with SIGINT ignored, and an ignored signal
+	 * never reaches a signalfd: restore the defaults, then block and read them. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);

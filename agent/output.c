@@ -52,12 +52,10 @@ void nj_format_time(char out[40], int64_t boot_to_real_ns, uint64_t boot_ns)
 	nj_format_utc(out, (uint64_t)((int64_t)boot_ns + boot_to_real_ns));
 }
 
-/* Number the record and keep it in the spool: the forensic copy is written before the event
- * is printed, and a record that cannot be stored still keeps its number (and is counted). */
+/* Number the record and queue it for the spool; nj_output_flush() writes the batch. */
 static void keep(struct nj_output *o, Nightjar__Record *rec)
 {
 	size_t need;
-	int e;
 
 	rec->event->has_sequence = 1;
 	if (!o->spool) {
@@ -77,21 +75,33 @@ static void keep(struct nj_output *o, Nightjar__Record *rec)
 		o->packed_cap = need;
 	}
 	protobuf_c_message_pack(&rec->base, o->packed);
-	nj_control_broadcast(o->control, rec->event->sequence, o->packed, need);
-	e = nj_spool_append(o->spool, o->packed, need);
-	if (e) {
-		struct nj_spool_stats st;
+	/* an error here is counted by the spool and reported at the flush */
+	nj_spool_append(o->spool, o->packed, need);
+}
 
-		/* say it once per burst of failures, not once per record */
-		nj_spool_stats(o->spool, &st);
-		if (st.write_errors > o->spool_warned) {
-			if (o->spool_warned == 0 || st.write_errors - o->spool_warned >= 1000)
-				nj_warn("spool: record %" PRIu64 " not stored: %s (%" PRIu64
-					" lost so far); events are still printed",
-					rec->event->sequence, strerror(-e), st.write_errors);
-			o->spool_warned = st.write_errors;
-		}
+int nj_output_flush(struct nj_output *o)
+{
+	struct nj_spool_stats st;
+	const uint8_t *frames;
+	size_t len;
+	int e;
+
+	if (!o->spool)
+		return 0;
+	/* tail clients get the batch whether or not the disk takes it */
+	nj_spool_pending(o->spool, &frames, &len);
+	nj_control_broadcast(o->control, frames, len);
+	e = nj_spool_flush(o->spool);
+	nj_spool_stats(o->spool, &st);
+	/* say it once per burst of failures, not once per batch */
+	if (st.write_errors > o->spool_warned) {
+		if (o->spool_warned == 0 || st.write_errors - o->spool_warned >= 1000)
+			nj_warn("spool: records not stored: %s (%" PRIu64
+				" lost so far); events are still printed",
+				e ? strerror(-e) : "write failed", st.write_errors);
+		o->spool_warned = st.write_errors;
 	}
+	return e;
 }
 
 static void print(struct nj_output *o, Nightjar__Record *rec)

@@ -50,6 +50,9 @@ struct nj_health {
 	uint64_t uptime_s;
 };
 void nj_output_health(struct nj_output *o, const struct nj_health *h);
+/* Write what was kept since the last flush to the spool and the tail clients; call after each
+ * ring drain, before stdout is flushed, so nothing is printed that the spool has not had. */
+int nj_output_flush(struct nj_output *o);
 
 /* Format CLOCK_BOOTTIME ns as RFC 3339 UTC with nanoseconds. */
 void nj_format_time(char out[40], int64_t boot_to_real_ns, uint64_t boot_ns);

@@ -1,4 +1,5 @@
 /* pbjson.c - descriptor-driven JSON printer for protobuf-c messages. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -67,11 +68,13 @@ static int present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 /* The JSON key of a field, and whether it is a UTC time. */
 static const char *json_key(const ProtobufCFieldDescriptor *f, char buf[64], int *is_time, int top)
 {
-	size_t n = strlen(f->name);
+	size_t n;
 
 	*is_time = 0;
-	if ((f->type == PROTOBUF_C_TYPE_UINT64 || f->type == PROTOBUF_C_TYPE_FIXED64) &&
-	    n > UTC_SUFFIX_LEN && !strcmp(f->name + n - UTC_SUFFIX_LEN, UTC_SUFFIX) &&
+	if (f->type != PROTOBUF_C_TYPE_UINT64 && f->type != PROTOBUF_C_TYPE_FIXED64)
+		return f->name;
+	n = strlen(f->name);
+	if (n > UTC_SUFFIX_LEN && !strcmp(f->name + n - UTC_SUFFIX_LEN, UTC_SUFFIX) &&
 	    n - UTC_SUFFIX_LEN < 64) {
 		*is_time = 1;
 		if (top && !strcmp(f->name, "timestamp" UTC_SUFFIX))
@@ -188,25 +191,27 @@ static void members(struct nj_json *j, const ProtobufCMessage *m, int top)
 		char buf[64];
 		int is_time;
 
-		key = json_key(f, buf, &is_time, top);
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
 			const char *arr = *(const char *const *)field_ptr(m, f);
 
 			if (n == 0)
 				continue;
+			key = json_key(f, buf, &is_time, top);
 			nj_json_arr_begin(j, key);
 			for (k = 0; k < n; k++)
 				value(j, NULL, f, arr + k * elem_size(f), is_time);
 			nj_json_arr_end(j);
 			continue;
 		}
+		/* most fields of most records are absent: decide that before anything else */
 		if (!present(m, f))
 			continue;
 		if (is_body(f)) {
 			members(j, *(const ProtobufCMessage *const *)field_ptr(m, f), 0);
 			continue;
 		}
+		key = json_key(f, buf, &is_time, top);
 		value(j, key, f, field_ptr(m, f), is_time);
 	}
 }
@@ -280,4 +285,65 @@ Nightjar__Record *nj_record_unpack(const uint8_t *buf, size_t len)
 	if (!nesting_ok(&nightjar__record__descriptor, buf, len, 0))
 		return NULL;
 	return nightjar__record__unpack(NULL, len, buf);
+}
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct nj_arena *a = data;
+	size_t at = (a->len + 15) & ~(size_t)15;
+	void **big, *p;
+
+	if (at + size <= a->cap) {
+		a->len = at + size;
+		return a->buf + at;
+	}
+	/* larger than what is left: a block of its own, freed at the next reset */
+	big = realloc(a->big, (a->nbig + 1) * sizeof(*big));
+	if (!big)
+		return NULL;
+	a->big = big;
+	p = malloc(size);
+	if (p)
+		a->big[a->nbig++] = p;
+	return p;
+}
+
+static void arena_free(void *data, void *p)
+{
+	(void)data;
+	(void)p; /* everything goes at nj_arena_reset() */
+}
+
+void nj_arena_init(struct nj_arena *a, size_t cap)
+{
+	memset(a, 0, sizeof(*a));
+	a->buf = malloc(cap);
+	a->cap = a->buf ? cap : 0;
+	a->alloc = (ProtobufCAllocator){arena_alloc, arena_free, a};
+}
+
+void nj_arena_reset(struct nj_arena *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nbig; i++)
+		free(a->big[i]);
+	a->nbig = 0;
+	a->len = 0;
+}
+
+void nj_arena_free(struct nj_arena *a)
+{
+	nj_arena_reset(a);
+	free(a->big);
+	free(a->buf);
+	memset(a, 0, sizeof(*a));
+}
+
+Nightjar__Record *nj_record_unpack_arena(struct nj_arena *a, const uint8_t *buf, size_t len)
+{
+	nj_arena_reset(a);
+	if (!nesting_ok(&nightjar__record__descriptor, buf, len, 0))
+		return NULL;
+	return nightjar__record__unpack(&a->alloc, len, buf);
 }

@@ -22,6 +22,21 @@ void nj_pbjson_message(struct nj_json *j, const char *key, const ProtobufCMessag
 #define NJ_PB_MAX_DEPTH 32
 Nightjar__Record *nj_record_unpack(const uint8_t *buf, size_t len);
 
+/* A bump allocator for unpacking many records one after another: nj_arena_reset() frees a
+ * whole record at once, instead of one free() per sub-message. */
+struct nj_arena {
+	ProtobufCAllocator alloc;
+	uint8_t *buf;
+	size_t len, cap;
+	void **big; /* blocks too large for buf, freed at reset */
+	size_t nbig;
+};
+void nj_arena_init(struct nj_arena *a, size_t cap);
+void nj_arena_reset(struct nj_arena *a);
+void nj_arena_free(struct nj_arena *a);
+/* As nj_record_unpack(), into the arena; valid until the next reset. */
+Nightjar__Record *nj_record_unpack_arena(struct nj_arena *a, const uint8_t *buf, size_t len);
+
 /* RFC 3339 UTC with nanoseconds, "2026-11-28T16:40:24.123456789Z". */
 void nj_format_utc(char out[40], uint64_t utc_ns);
 

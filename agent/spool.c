@@ -22,6 +22,8 @@
 /* the high-water mark is written ahead of use by this much: one fsync per block of records,
  * not per record, and a crash at worst skips the unused rest of a block */
 #define SEQ_BLOCK (1u << 20)
+/* frames buffered before a write, even within one drain */
+#define WBUF_MAX (1u << 20)
 
 struct segment {
 	uint64_t first_seq;
@@ -38,7 +40,13 @@ struct nj_spool {
 	size_t nsegs, cap;
 	uint64_t next_seq;
 	uint64_t seq_reserved; /* next-sequence on disk: every number issued is below it */
-	bool dirty;	       /* appended since the last sync */
+	char boot_id[40];      /* this boot: a dirty mark from another boot means a power cut */
+	/* Frames waiting for nj_spool_flush(): one write per ring drain instead of one per
+	 * record (measured: the per-record writev was 3/4 of the cost of an append). */
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	uint64_t wrecords;
+	bool dirty; /* appended since the last sync */
 	struct nj_spool_stats st;
 };
 
@@ -109,26 +117,45 @@ static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
 
 /* ---- the sequence high-water mark ------------------------------------------------ */
 
-static uint64_t read_reserved(struct nj_spool *s)
+/* next-sequence holds "MARK BOOT_ID clean|dirty". Dirty from this same boot means only the
+ * agent died (kill -9): the page cache kept every record it wrote, so numbering goes on from
+ * the last one on disk. Dirty from another boot means a power cut or a kernel crash may have
+ * lost records whose numbers were already printed or streamed: numbering resumes at MARK. */
+struct seqmark {
+	uint64_t mark;
+	char boot_id[40];
+	int clean;
+};
+
+static void read_reserved(struct nj_spool *s, struct seqmark *m)
 {
-	char buf[32] = "";
+	char buf[128] = "", state[8] = "";
+	unsigned long long mark = 0;
 	ssize_t n;
 	int fd = openat(s->dirfd, SEQ_FILE, O_RDONLY | O_CLOEXEC);
 
+	memset(m, 0, sizeof(*m));
 	if (fd < 0)
-		return 0;
+		return;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	return n > 0 ? strtoull(buf, NULL, 10) : 0;
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %39s %7s", &mark, m->boot_id, state) < 1)
+		return;
+	m->mark = mark;
+	m->clean = !strcmp(state, "clean");
 }
 
 /* Write-then-rename, both made durable, before any number at or above the old mark is used. */
-static int write_reserved(struct nj_spool *s, uint64_t mark)
+static int write_reserved(struct nj_spool *s, uint64_t mark, int clean)
 {
-	char buf[32];
+	char buf[128];
 	int fd, n, err = 0;
 
-	n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", mark);
+	n = snprintf(buf, sizeof(buf), "%" PRIu64 " %s %s\n", mark, s->boot_id,
+		     clean ? "clean" : "dirty");
 	fd = openat(s->dirfd, SEQ_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -142,6 +169,20 @@ static int write_reserved(struct nj_spool *s, uint64_t mark)
 	if (!err)
 		s->seq_reserved = mark;
 	return err;
+}
+
+static void read_boot_id(char out[40])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	out[0] = '\0';
+	if (f) {
+		if (fgets(out, 40, f))
+			out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+	if (!out[0])
+		snprintf(out, 40, "unknown");
 }
 
 /* ---- segments ------------------------------------------------------------------ */
@@ -206,7 +247,8 @@ static int list_segments(int dirfd, struct segment **out, size_t *n, size_t *cap
 		(*out)[(*n)++] = (struct segment){first, (uint64_t)st.st_size, st.st_mtime};
 	}
 	closedir(d);
-	qsort(*out, *n, sizeof(**out), cmp_seg);
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), cmp_seg);
 	return 0;
 }
 
@@ -333,7 +375,8 @@ void nj_spool_maintain(struct nj_spool *s)
 int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *err, size_t errlen)
 {
 	struct nj_spool *s = calloc(1, sizeof(*s));
-	uint64_t good_end = 0, last_seq = 0, reserved;
+	uint64_t good_end = 0, last_seq = 0;
+	struct seqmark mark;
 	bool has_last = false;
 	char name[32];
 	int e;
@@ -400,12 +443,23 @@ int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *er
 			s->fd = fd;
 		}
 	}
-	reserved = read_reserved(s);
+	read_boot_id(s->boot_id);
+	read_reserved(s, &mark);
 	s->next_seq = has_last ? last_seq + 1 : s->nsegs ? s->segs[s->nsegs - 1].first_seq : 1;
-	/* records lost in a power cut may have carried numbers up to the mark: never reuse */
-	if (reserved > s->next_seq && !has_last)
-		s->next_seq = reserved;
-	e = write_reserved(s, s->next_seq + SEQ_BLOCK);
+	/* The mark wins when there is no record on disk to go on from; after a clean stop (it is
+	 * exact then, and covers numbers of records a full disk refused at the end); and after a
+	 * power cut, when numbers up to it may have gone out with records the disk lost. */
+	if (mark.mark > s->next_seq &&
+	    (!has_last || mark.clean || strcmp(mark.boot_id, s->boot_id))) {
+		if (has_last && !mark.clean)
+			nj_warn("spool: the last run ended without a clean stop on an earlier "
+				"boot; "
+				"numbering resumes at %" PRIu64 " (records %" PRIu64 "..%" PRIu64
+				" may have been lost with the page cache)",
+				mark.mark, s->next_seq, mark.mark - 1);
+		s->next_seq = mark.mark;
+	}
+	e = write_reserved(s, s->next_seq + SEQ_BLOCK, 0);
 	if (e) {
 		fail(err, errlen, -e, "spool: cannot write %s/%s", o->dir, SEQ_FILE);
 		goto err_close;
@@ -437,9 +491,12 @@ void nj_spool_close(struct nj_spool *s)
 {
 	if (!s)
 		return;
-	nj_spool_sync(s);
+	/* everything is on disk: the next start goes on from exactly here */
+	if (nj_spool_sync(s) == 0)
+		write_reserved(s, s->next_seq, 1);
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->wbuf);
 	close(s->dirfd);
 	free(s->segs);
 	free(s->dir);
@@ -451,17 +508,52 @@ uint64_t nj_spool_next_seq(const struct nj_spool *s)
 	return s->next_seq;
 }
 
-int nj_spool_append(struct nj_spool *s, const void *payload, size_t len)
+/* Write the buffered frames with one write(). On failure (a full disk) the partial write is
+ * taken back, so the segment never holds a torn frame, and the records are counted lost. */
+int nj_spool_flush(struct nj_spool *s)
 {
 	struct segment *cur;
-	uint8_t hdr[NJ_FRAME_HEADER_LEN];
-	struct iovec iov[2];
-	uint64_t seq = s->next_seq;
 	ssize_t n;
 	int e;
 
+	if (!s->wlen)
+		return 0;
+	cur = &s->segs[s->nsegs - 1];
+	n = write(s->fd, s->wbuf, s->wlen);
+	if (n != (ssize_t)s->wlen) {
+		e = n < 0 ? errno : ENOSPC;
+		if (n > 0 && ftruncate(s->fd, (off_t)cur->bytes) < 0)
+			nj_warn("spool: cannot remove a partial write: %s", strerror(errno));
+		s->st.write_errors += s->wrecords;
+		s->wlen = 0;
+		s->wrecords = 0;
+		return -e;
+	}
+	cur->bytes += (uint64_t)n;
+	cur->mtime = time(NULL);
+	s->st.bytes += (uint64_t)n;
+	s->st.records += s->wrecords;
+	s->wlen = 0;
+	s->wrecords = 0;
+	s->dirty = true;
+	return 0;
+}
+
+void nj_spool_pending(const struct nj_spool *s, const uint8_t **frames, size_t *len)
+{
+	*frames = s->wbuf;
+	*len = s->wlen;
+}
+
+int nj_spool_append(struct nj_spool *s, const void *payload, size_t len)
+{
+	size_t need = NJ_FRAME_HEADER_LEN + len;
+	uint64_t seq = s->next_seq;
+	struct segment *cur;
+	int e;
+
 	if (seq + 1 >= s->seq_reserved) {
-		e = write_reserved(s, seq + SEQ_BLOCK);
+		e = write_reserved(s, seq + SEQ_BLOCK, 0);
 		if (e) {
 			/* issuing numbers past the mark could repeat them after a crash */
 			s->st.write_errors++;
@@ -470,7 +562,9 @@ int nj_spool_append(struct nj_spool *s, const void *payload, size_t len)
 	}
 	s->next_seq++;
 	cur = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
-	if (!cur || s->fd < 0 || cur->bytes >= s->o.segment_bytes) {
+	if (!cur || s->fd < 0 || cur->bytes + s->wlen >= s->o.segment_bytes) {
+		/* what is buffered belongs to the segment it was numbered for */
+		nj_spool_flush(s);
 		if (s->fd >= 0 && s->dirty)
 			nj_spool_sync(s);
 		evict_for_size(s, s->o.segment_bytes);
@@ -482,30 +576,36 @@ int nj_spool_append(struct nj_spool *s, const void *payload, size_t len)
 			s->st.write_errors++;
 			return e;
 		}
-		cur = &s->segs[s->nsegs - 1];
 	}
-	nj_frame_header(hdr, seq, payload, len);
-	iov[0] = (struct iovec){hdr, sizeof(hdr)};
-	iov[1] = (struct iovec){(void *)payload, len};
-	n = writev(s->fd, iov, 2);
-	if (n != (ssize_t)(sizeof(hdr) + len)) {
-		e = n < 0 ? errno : ENOSPC;
-		/* a partial frame would read as damage: take it back */
-		if (n > 0 && ftruncate(s->fd, (off_t)cur->bytes) < 0)
-			nj_warn("spool: cannot remove a partial record: %s", strerror(errno));
-		s->st.write_errors++;
-		return -e;
+	if (s->wlen + need > WBUF_MAX && s->wlen)
+		nj_spool_flush(s);
+	if (s->wlen + need > s->wcap) {
+		size_t cap = s->wcap ? s->wcap : 65536;
+		uint8_t *b;
+
+		while (cap < s->wlen + need)
+			cap *= 2;
+		b = realloc(s->wbuf, cap);
+		if (!b) {
+			s->st.write_errors++;
+			return -ENOMEM;
+		}
+		s->wbuf = b;
+		s->wcap = cap;
 	}
-	cur->bytes += (uint64_t)n;
-	cur->mtime = time(NULL);
-	s->st.bytes += (uint64_t)n;
-	s->st.records++;
-	s->dirty = true;
+	nj_frame_header(s->wbuf + s->wlen, seq, payload, len);
+	memcpy(s->wbuf + s->wlen + NJ_FRAME_HEADER_LEN, payload, len);
+	s->wlen += need;
+	s->wrecords++;
 	return 0;
 }
 
 int nj_spool_sync(struct nj_spool *s)
 {
+	int e = nj_spool_flush(s);
+
+	if (e)
+		return e;
 	if (!s->dirty || s->fd < 0)
 		return 0;
 	s->dirty = false;

@@ -3,7 +3,8 @@
  *
  * On disk (docs/spool.md):
  *   <dir>/<first sequence, 20 digits>.seg   segment: file header, then frames
- *   <dir>/next-sequence                     high-water mark: no sequence below it is reused
+ *   <dir>/next-sequence                     "MARK BOOT_ID clean|dirty": numbers below MARK
+ *                                           may be in use (see nj_spool_open())
  *   file header  "NIGHTJAR" u32 version u32 kind            (16 bytes, little-endian)
  *   frame        u32 length  u32 crc32(seq..payload)  u64 sequence  payload[length]
  * The payload is a packed nightjar.Record; the spool itself never decodes it.
@@ -56,6 +57,11 @@ uint64_t nj_spool_next_seq(const struct nj_spool *s);
  * succeeded: a record that could not be stored is counted, and its number never reused.
  * Returns 0 or -errno. */
 int nj_spool_append(struct nj_spool *s, const void *payload, size_t len);
+/* Records are buffered: nj_spool_flush() writes them (once per ring drain), nj_spool_sync()
+ * flushes and makes them durable (fdatasync, on the flush timer, not per record). What is
+ * buffered and not yet flushed, as frames (the tail stream sends the same bytes). */
+int nj_spool_flush(struct nj_spool *s);
+void nj_spool_pending(const struct nj_spool *s, const uint8_t **frames, size_t *len);
 /* Make what was appended durable (fdatasync). Called on the flush timer, not per record. */
 int nj_spool_sync(struct nj_spool *s);
 /* Apply the age bound (called periodically); the size bound is applied at each rotation. */

@@ -312,6 +312,7 @@ static int do_read(int argc, char **argv)
 	const char *path = NJ_STATE_DIR_DEFAULT "/spool";
 	uint64_t seq, damaged = 0;
 	const uint8_t *payload;
+	struct nj_arena arena;
 	struct nj_reader *r;
 	struct nj_json j;
 	bool json = false;
@@ -350,6 +351,7 @@ static int do_read(int argc, char **argv)
 		goto out;
 	}
 	nj_json_init(&j);
+	nj_arena_init(&arena, 256 << 10);
 	while ((n = nj_reader_next(r, &seq, &payload, &len, err, sizeof(err))) != 0) {
 		Nightjar__Record *rec;
 
@@ -358,7 +360,8 @@ static int do_read(int argc, char **argv)
 			damaged++;
 			continue;
 		}
-		rec = nj_record_unpack(payload, len);
+		/* freed all at once by the next unpack: no free() per sub-message */
+		rec = nj_record_unpack_arena(&arena, payload, len);
 		if (!rec) {
 			p_err("%s: record %" PRIu64 " is not a nightjar.Record", path, seq);
 			damaged++;
@@ -366,8 +369,8 @@ static int do_read(int argc, char **argv)
 		}
 		if (matches(&f, rec))
 			print_record(rec, json, &j);
-		nightjar__record__free_unpacked(rec, NULL);
 	}
+	nj_arena_free(&arena);
 	nj_json_free(&j);
 	nj_reader_close(r);
 	if (fflush(stdout) != 0) {

@@ -135,3 +135,21 @@ nj_programs() {
 	wait $pid
 	grep -E '^[0-9T:.-]+Z exec +seq=[0-9]+ pid=[0-9]+ ppid=[0-9]+ uid=0 true exe=/usr/bin/true args: /bin/true nj-text-marker$' "$BATS_TEST_TMPDIR/text.out"
 }
+
+@test "SIGINT stops the agent even when it was started with SIGINT ignored" {
+	# what a shell script's background job inherits
+	(
+		trap '' INT
+		exec "$NJ_AGENT" --state-dir "$BATS_TEST_TMPDIR/state" >/dev/null 2>"$BATS_TEST_TMPDIR/err"
+	) &
+	pid=$!
+	retry 300 0.1 grep -q ': ready' "$BATS_TEST_TMPDIR/err"
+	grep -q '^SigIgn:.*' "/proc/$pid/status"
+	kill -INT "$pid"
+	retry 100 0.1 bash -c "! kill -0 $pid 2>/dev/null" || {
+		kill -KILL "$pid"
+		false
+	}
+	wait "$pid"
+	grep -q 'received Interrupt, stopping' "$BATS_TEST_TMPDIR/err"
+}
