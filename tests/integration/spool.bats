@@ -162,6 +162,10 @@ sequences() {
 
 	run "$NJ_CTL" read "$spool" --json --since 1h
 	[ -n "$output" ]
+	run "$NJ_CTL" read "$spool" --json --kind exec --host "$(hostname)"
+	[ "$(jq -r .host.name <<<"$output" | sort -u)" = "$(hostname)" ]
+	run "$NJ_CTL" read "$spool" --json --host not-this-host
+	[ -z "$output" ]
 	run "$NJ_CTL" read "$spool" --json --until 2000-01-01T00:00:00Z
 	[ -z "$output" ]
 	run "$NJ_CTL" read "$spool" --since yesterday
