@@ -338,15 +338,18 @@ static uint64_t seg_records(const struct nj_spool *s, size_t i)
 	return end - s->segs[i].first_seq;
 }
 
-static void evict_oldest(struct nj_spool *s, const char *why)
+/* Returns false when the segment cannot be removed: the bound is then exceeded (and said so)
+ * rather than looped on. */
+static bool evict_oldest(struct nj_spool *s, const char *why)
 {
 	char name[32];
 	uint64_t n = seg_records(s, 0);
 
 	seg_name(name, s->segs[0].first_seq);
 	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT) {
-		nj_warn("spool: cannot evict %s/%s: %s", s->dir, name, strerror(errno));
-		return;
+		nj_warn("spool: cannot evict %s/%s: %s; the %s bound is exceeded", s->dir, name,
+			strerror(errno), why);
+		return false;
 	}
 	s->st.evicted_records += n;
 	s->st.evicted_segments++;
@@ -354,13 +357,15 @@ static void evict_oldest(struct nj_spool *s, const char *why)
 	memmove(s->segs, s->segs + 1, (s->nsegs - 1) * sizeof(*s->segs));
 	s->nsegs--;
 	nj_info("spool: evicted %s (%" PRIu64 " records, %s bound)", name, n, why);
+	return true;
 }
 
 /* Keep closed segments plus one full segment within max_bytes. */
 static void evict_for_size(struct nj_spool *s, uint64_t room)
 {
 	while (s->nsegs > 1 && s->st.bytes + room > s->o.max_bytes)
-		evict_oldest(s, "size");
+		if (!evict_oldest(s, "size"))
+			break;
 }
 
 void nj_spool_maintain(struct nj_spool *s)
@@ -369,7 +374,8 @@ void nj_spool_maintain(struct nj_spool *s)
 
 	/* never the current segment: it is being written now */
 	while (s->nsegs > 1 && s->segs[0].mtime < limit)
-		evict_oldest(s, "age");
+		if (!evict_oldest(s, "age"))
+			break;
 }
 
 int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *err, size_t errlen)
