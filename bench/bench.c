@@ -22,55 +22,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NSEC_PER_SEC ((uint64_t)1000000000)
-
 /* Untimed iterations before each timed loop. */
 #define WARMUP_OPEN    1000
 #define WARMUP_EXEC    10
 #define WARMUP_CONNECT 100
 
 static const char *prog = "nightjar-bench";
+
+#include "common.h"
 static const char *const true_path = "/bin/true";
 
 extern char **environ;
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC is served by the vDSO: no syscall inside the figures. */
-	if (clock_gettime(CLOCK_MONOTONIC, &ts))
-		die("clock_gettime(CLOCK_MONOTONIC): %s", strerror(errno));
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* A positive decimal count in [1, max]; anything else is a usage error naming the argument. */
-static uint64_t parse_count(const char *s, const char *what, uint64_t max)
-{
-	unsigned long long v;
-	char *end;
-
-	/* strtoull accepts a sign and leading blanks; a count has neither. */
-	if (*s < '0' || *s > '9')
-		die("%s: '%s' is not a positive integer", what, s);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v == 0 || v > max)
-		die("%s: '%s' is not an integer in 1..%" PRIu64, what, s, max);
-	return v;
-}
 
 static void print_ns_per_op(const char *name, uint64_t elapsed_ns, uint64_t iters)
 {

@@ -27,7 +27,6 @@
 #include "nightjar.pb-c.h"
 #include "spool.h"
 
-#define NSEC_PER_SEC ((uint64_t)1000000000)
 /* The agent syncs on its 100 ms flush timer, not per record: at the 500,000 records/s target
  * that is one fdatasync per 50,000 records, so every 10,000 is the stricter side. */
 #define SYNC_EVERY 10000
@@ -35,41 +34,7 @@
 
 static const char *prog = "nightjar-spool-bench";
 
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts))
-		die("clock_gettime(CLOCK_MONOTONIC): %s", strerror(errno));
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* A positive decimal count in [1, max]; anything else is a usage error naming the argument. */
-static uint64_t parse_count(const char *s, const char *what, uint64_t max)
-{
-	unsigned long long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		die("%s: '%s' is not a positive integer", what, s);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v == 0 || v > max)
-		die("%s: '%s' is not an integer in 1..%" PRIu64, what, s, max);
-	return v;
-}
+#include "common.h"
 
 static ProtobufCBinaryData bytes(const char *s)
 {
