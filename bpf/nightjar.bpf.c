@@ -324,8 +324,9 @@ int BPF_PROG(nj_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (tty)
 		BPF_CORE_READ_STR_INTO(&e->tty, tty, name);
 
-	e->hdr.size = sizeof(*e) + (e->args_len & (NJ_ARGS_MAX - 1)) +
-		      (e->exe.len & (NJ_PATH_MAX + NJ_NAME_MAX - 1));
+	/* the walk keeps exe.len below NJ_PATH_MAX + NJ_NAME_MAX; output() bounds the size for the
+	 * verifier (a mask would have to be a power of two to bound without cutting) */
+	e->hdr.size = sizeof(*e) + e->args_len + e->exe.len;
 	output(e, e->hdr.size);
 	return 0;
 }
@@ -443,7 +444,7 @@ static __always_inline void check_open(struct file *f)
 	e->match = match;
 	e->mode = mode;
 	walk_path(&e->path, e->data, d, BPF_CORE_READ(f, f_path.mnt));
-	e->hdr.size = sizeof(*e) + (e->path.len & (NJ_PATH_MAX + NJ_NAME_MAX - 1));
+	e->hdr.size = sizeof(*e) + e->path.len;
 	output(e, e->hdr.size);
 }
 

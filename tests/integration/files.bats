@@ -133,3 +133,17 @@ open_event() {
 	run events ".event.action == \"open\" and .process.pid == $pid"
 	[ -z "$output" ]
 }
+
+@test "a credential file under a path longer than 255 bytes" {
+	# every length of path must size its record right (a 256-byte path once did not)
+	dir=$(mktemp -d /tmp/nj-long.XXXXXX)
+	deep="$dir/$(printf 'a%.0s' {1..100})/$(printf 'b%.0s' {1..100})/$(printf 'c%.0s' {1..90})"
+	mkdir -p "$deep/.aws"
+	echo "[default]" >"$deep/.aws/credentials"
+	out=$(python3 "$TRIGGER" open "$deep/.aws/credentials")
+	ev=$(open_event "$(jq .pid <<<"$out")" "$deep/.aws/credentials")
+	rm -rf "$dir"
+	expect_field "$ev" .nightjar.file.match '"signature"'
+	run grep -c 'malformed' "$AGENT_ERR"
+	[ "$output" = 0 ]
+}

@@ -111,3 +111,16 @@ setup() {
 	expect_field "$ev" .group.id '"65534"'
 	expect_field "$ev" .process.parent.pid "$BASHPID"
 }
+
+@test "an executable under a path longer than 255 bytes" {
+	dir=$(mktemp -d /tmp/nj-long.XXXXXX)
+	deep="$dir/$(printf 'x%.0s' {1..120})/$(printf 'y%.0s' {1..120})/$(printf 'z%.0s' {1..40})"
+	mkdir -p "$deep"
+	cp /usr/bin/true "$deep/long-true"
+	"$deep/long-true" &
+	pid=$!
+	wait $pid
+	ev=$(wait_event ".event.action == \"exec\" and .process.pid == $pid")
+	rm -rf "$dir"
+	expect_field "$ev" .process.executable "\"$deep/long-true\""
+}
