@@ -42,6 +42,26 @@ static void p_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The agent's state directory: the state_dir of its configuration file if it sets one, so
+ * that every subcommand finds the same spool and socket as the agent without flags. */
+static char state_dir_buf[4096];
+
+static const char *agent_state_dir(void)
+{
+	struct nj_config cfg;
+	char err[512];
+
+	if (state_dir_buf[0])
+		return state_dir_buf;
+	nj_config_defaults(&cfg);
+	if (access(NJ_CONFIG_DEFAULT_PATH, F_OK) == 0 &&
+	    nj_config_load(&cfg, NJ_CONFIG_DEFAULT_PATH, err, sizeof(err)) < 0)
+		p_err("%s (using %s)", err, NJ_STATE_DIR_DEFAULT);
+	snprintf(state_dir_buf, sizeof(state_dir_buf), "%s", nj_config_state_dir(&cfg));
+	nj_config_free(&cfg);
+	return state_dir_buf;
+}
+
 /* ---- filters ------------------------------------------------------------------ */
 
 struct filter {
@@ -291,13 +311,14 @@ static void usage_read(FILE *f)
 {
 	fprintf(f,
 		"Usage: nightjarctl read [PATH] [OPTIONS]\n"
-		"Print the records of a spool directory (default: %s/spool) or of a capture file.\n"
+		"Print the records of a spool directory (default: the agent's, from %s,\n"
+		"else %s/spool) or of a capture file.\n"
 		"\n"
 		"  --json              one JSON object per line, as nightjar-agent --output "
 		"json\n" FILTER_HELP "\n"
 		"Damage (a torn or corrupt record) is reported with its file and offset; every\n"
 		"intact record before it is printed, and the exit status is 1.\n",
-		NJ_STATE_DIR_DEFAULT);
+		NJ_CONFIG_DEFAULT_PATH, NJ_STATE_DIR_DEFAULT);
 }
 
 static int do_read(int argc, char **argv)
@@ -309,7 +330,8 @@ static int do_read(int argc, char **argv)
 		{0},
 	};
 	struct filter f = {.pid = -1};
-	const char *path = NJ_STATE_DIR_DEFAULT "/spool";
+	char spool[4096 + 8];
+	const char *path = spool;
 	uint64_t seq, damaged = 0;
 	const uint8_t *payload;
 	struct nj_arena arena;
@@ -340,6 +362,8 @@ static int do_read(int argc, char **argv)
 	}
 	if (optind < argc)
 		path = argv[optind++];
+	else
+		snprintf(spool, sizeof(spool), "%s/spool", agent_state_dir());
 	if (optind < argc) {
 		p_err("read: unexpected argument '%s'", argv[optind]);
 		goto out;
@@ -417,7 +441,7 @@ static int do_status(int argc, char **argv)
 		{"help", no_argument, NULL, OPT_HELP},
 		{0},
 	};
-	const char *state = NJ_STATE_DIR_DEFAULT;
+	const char *state = NULL;
 	bool json = false;
 	char buf[4096];
 	ssize_t n;
@@ -434,6 +458,8 @@ static int do_status(int argc, char **argv)
 			break;
 		case OPT_HELP:
 			printf("Usage: nightjarctl status [--json] [--state-dir DIR]\n"
+			       "(default state directory: state_dir in " NJ_CONFIG_DEFAULT_PATH
+			       ", else " NJ_STATE_DIR_DEFAULT ")\n"
 			       "The running agent's hooks, attached programs, event rate, every "
 			       "loss\n"
 			       "counter, and its spool: size, segments, oldest record.\n");
@@ -442,7 +468,7 @@ static int do_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	fd = connect_agent(state, json ? "status json\n" : "status\n");
+	fd = connect_agent(state ? state : agent_state_dir(), json ? "status json\n" : "status\n");
 	if (fd < 0)
 		return 1;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -598,8 +624,10 @@ static void usage_follow(FILE *f, bool capture)
 		fprintf(f, "Usage: nightjarctl tail [OPTIONS]\n"
 			   "Print the agent's records as they happen, until interrupted.\n\n"
 			   "  --json              one JSON object per line\n");
-	fprintf(f, "  --state-dir DIR     the agent's state directory (default %s)\n" FILTER_HELP,
-		NJ_STATE_DIR_DEFAULT);
+	fprintf(f,
+		"  --state-dir DIR     the agent's state directory (default: state_dir in %s,\n"
+		"                      else %s)\n" FILTER_HELP,
+		NJ_CONFIG_DEFAULT_PATH, NJ_STATE_DIR_DEFAULT);
 }
 
 static int follow(int argc, char **argv, bool capture)
@@ -614,7 +642,7 @@ static int follow(int argc, char **argv, bool capture)
 		{0},
 	};
 	struct filter f = {.pid = -1};
-	const char *state = NJ_STATE_DIR_DEFAULT, *out = NULL, *duration = NULL;
+	const char *state = NULL, *out = NULL, *duration = NULL;
 	struct capture cap = {.fd = -1};
 	struct nj_stream st = {0};
 	uint64_t duration_ms = 0, deadline = 0, seq, seen = 0;
@@ -664,6 +692,8 @@ static int follow(int argc, char **argv, bool capture)
 		goto out;
 	}
 	ret = 1;
+	if (!state)
+		state = agent_state_dir();
 	fd = connect_agent(state, "tail\n");
 	if (fd < 0)
 		goto out;

@@ -12,6 +12,10 @@ setup() {
 
 teardown() {
 	stop_agent || true
+	if [ -n "${MADE_CONFIG:-}" ]; then
+		rm -f /etc/nightjar/agent.yaml
+		rmdir /etc/nightjar 2>/dev/null || true
+	fi
 	[ -z "${TAIL_PID:-}" ] || kill "$TAIL_PID" 2>/dev/null || true
 	if mountpoint -q "$BATS_TEST_TMPDIR/small" 2>/dev/null; then
 		umount "$BATS_TEST_TMPDIR/small"
@@ -121,4 +125,19 @@ teardown() {
 	# numbers given to lost records are not reused
 	run "$NJ_CTL" read "$STATE_DIR/spool" --json
 	[ "$(jq .event.sequence <<<"$output" | sort -n | uniq -d | wc -l)" -eq 0 ]
+}
+
+@test "without flags, nightjarctl finds the agent's state directory from its configuration" {
+	[ ! -e /etc/nightjar/agent.yaml ] || skip "this host has a real /etc/nightjar/agent.yaml"
+	mkdir -p /etc/nightjar
+	MADE_CONFIG=1
+	printf 'state_dir: %s\n' "$STATE_DIR" >/etc/nightjar/agent.yaml
+	start_agent "$BATS_TEST_TMPDIR"
+	run "$NJ_CTL" status
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"spool: $STATE_DIR/spool"* ]]
+	stop_agent
+	run "$NJ_CTL" read --json --kind health
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .event.action <<<"$output" | sort -u)" = health ]
 }
