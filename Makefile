@@ -116,6 +116,7 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUTPUT)/tests
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_OBJS) $(LDLIBS) -lcmocka -o $@
 
 $(SPOOL_BENCH): bench/spool_bench.c $(OUTPUT)/agent/spool.o $(OUTPUT)/agent/log.o \
+		$(OUTPUT)/agent/event.o $(OUTPUT)/agent/proc.o $(OUTPUT)/agent/records.o \
 		$(OUTPUT)/agent/nightjar.pb-c.o | $(PROTO_H)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(filter %.o,$^) -lprotobuf-c -lz -o $@

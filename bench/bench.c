@@ -258,12 +258,7 @@ static int do_exec_rate(const char *name, char **argv)
 }
 
 /* The workloads; main() checks the argument count, so a handler may index argv freely. */
-static const struct cmd {
-	const char *name;
-	int nargs;
-	const char *args;
-	int (*fn)(const char *name, char **argv);
-} cmds[] = {
+static const struct bench_cmd cmds[] = {
 	{.name = "open_unwatched", .nargs = 2, .args = "PATH ITERS", .fn = do_open},
 	{.name = "open_watched", .nargs = 2, .args = "PATH ITERS", .fn = do_open},
 	{.name = "fork_exec", .nargs = 1, .args = "ITERS", .fn = do_fork_exec},
@@ -282,32 +277,5 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	size_t i;
-	int ret;
-
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(stdout);
-		return 0;
-	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(argv[1], cmds[i].name))
-			continue;
-		if (argc - 2 != cmds[i].nargs) {
-			fprintf(stderr, "%s: %s takes %d argument%s: %s\n", prog, cmds[i].name,
-				cmds[i].nargs, cmds[i].nargs == 1 ? "" : "s", cmds[i].args);
-			return 2;
-		}
-		ret = cmds[i].fn(cmds[i].name, argv + 2);
-		/* The line is the product: losing it (full disk, closed pipe) is a failure. */
-		if (fflush(stdout) || ferror(stdout))
-			die("writing to stdout: %s", strerror(errno));
-		return ret;
-	}
-	fprintf(stderr, "%s: unknown workload '%s'\n", prog, argv[1]);
-	usage(stderr);
-	return 2;
+	return bench_main(argc, argv, cmds, sizeof(cmds) / sizeof(cmds[0]), usage, "workload");
 }

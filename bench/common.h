@@ -52,4 +52,46 @@ static uint64_t parse_count(const char *s, const char *what, uint64_t max)
 	return v;
 }
 
+/* A mode of a driver: its name, its arguments, and the function that runs it. */
+struct bench_cmd {
+	const char *name;
+	int nargs;
+	const char *args;
+	int (*fn)(const char *name, char **argv);
+};
+
+/* Run argv[1]'s mode with its arguments; what is a mode is called `what` in messages. */
+static int bench_main(int argc, char **argv, const struct bench_cmd *cmds, size_t n,
+		      void (*usage)(FILE *f), const char *what)
+{
+	size_t i;
+	int ret;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		if (argc - 2 != cmds[i].nargs) {
+			fprintf(stderr, "%s: %s takes %d argument%s: %s\n", prog, cmds[i].name,
+				cmds[i].nargs, cmds[i].nargs == 1 ? "" : "s", cmds[i].args);
+			return 2;
+		}
+		ret = cmds[i].fn(cmds[i].name, argv + 2);
+		/* the line is the product: losing it (full disk, closed pipe) is a failure */
+		if (fflush(stdout) || ferror(stdout))
+			die("writing to stdout: %s", strerror(errno));
+		return ret;
+	}
+	fprintf(stderr, "%s: unknown %s '%s'\n", prog, what, argv[1]);
+	usage(stderr);
+	return 2;
+}
+
 #endif

@@ -10,9 +10,9 @@
  * each on disk. `pack` does the same serialization without the spool, so append minus pack is
  * the spool's own cost (framing, crc32, writev, fdatasync).
  *
- * The record is one exec of /usr/bin/curl with five arguments and a known parent, filled in
- * the shape nj_event_build() gives it (agent/event.c). Only the loop is timed
- * (CLOCK_MONOTONIC), with the final sync inside it; opening and closing the spool are not.
+ * The record is one exec of /usr/bin/curl with five arguments and a known parent, built by
+ * the agent's own nj_event_build() from a kernel exec record (agent/event.c). Only the loop is
+ * timed (CLOCK_MONOTONIC), with the final sync inside it; opening and closing the spool are not.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,8 +23,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "event.h"
 #include "log.h"
 #include "nightjar.pb-c.h"
+#include "proc.h"
 #include "spool.h"
 
 /* The agent syncs on its 100 ms flush timer, not per record: at the 500,000 records/s target
@@ -36,142 +38,94 @@ static const char *prog = "nightjar-spool-bench";
 
 #include "common.h"
 
-static ProtobufCBinaryData bytes(const char *s)
-{
-	return (ProtobufCBinaryData){.len = strlen(s), .data = (uint8_t *)s};
-}
-
 /* Every message one exec record points to, as struct nj_event holds them. */
+/* The agent's own path to a record: a kernel exec record, the process table, then
+ * nj_event_build(). Building it any other way would measure a record of another shape. */
 struct sample {
-	Nightjar__Record rec;
-	Nightjar__Event event;
-	Nightjar__Host host;
-	Nightjar__Boot boot;
-	Nightjar__ProcessEvent pev;
-	Nightjar__Process proc, parent;
-	Nightjar__Thread thread;
-	Nightjar__PidRef session;
-	Nightjar__Tty tty;
-	Nightjar__User user;
-	Nightjar__IdRef euid;
-	Nightjar__Group group;
-	Nightjar__Nightjar nj;
-	Nightjar__Namespaces ns;
-	Nightjar__ExeInfo exe;
-	ProtobufCBinaryData args[5], parent_args[2];
+	struct nj_proctab *procs;
+	struct nj_event ev;
+	struct nj_host host;
+	uint8_t kernel[NJ_EXEC_MAX];
 };
+
+static void set_comm(char *dst, const char *comm)
+{
+	snprintf(dst, NJ_COMM_LEN, "%s", comm);
+}
 
 /* `curl -sS -o /tmp/out.json https://...` started from an interactive bash, as uid 1000. */
 static Nightjar__Record *build_sample(struct sample *s)
 {
-	static const char boot_id[] = "6f1c2b9e-4d7a-4c1e-9b3a-2e8f5d0c7a41";
-	static const uint64_t start_ns = 1764348024123456789ULL;
+	static const char args[] = "curl\0-sS\0-o\0/tmp/out.json\0"
+				   "https://api.example.com/v1/items?limit=100";
+	static const char parent_args[] = "bash\0--login";
+	/* the dentry walk's order: leaf first, each component NUL-terminated */
+	static const char exe[] = "curl\0bin\0usr";
+	const uint64_t start = 6000000000000ULL, parent_start = 5990000000000ULL;
+	struct nj_exec *e = (struct nj_exec *)s->kernel;
+	struct nj_proc *parent, *proc;
+	Nightjar__Record *rec;
 
-	*s = (struct sample){
-		.rec = NIGHTJAR__RECORD__INIT,
-		.event = NIGHTJAR__EVENT__INIT,
-		.host = NIGHTJAR__HOST__INIT,
-		.boot = NIGHTJAR__BOOT__INIT,
-		.pev = NIGHTJAR__PROCESS_EVENT__INIT,
-		.proc = NIGHTJAR__PROCESS__INIT,
-		.parent = NIGHTJAR__PROCESS__INIT,
-		.thread = NIGHTJAR__THREAD__INIT,
-		.session = NIGHTJAR__PID_REF__INIT,
-		.tty = NIGHTJAR__TTY__INIT,
-		.user = NIGHTJAR__USER__INIT,
-		.euid = NIGHTJAR__ID_REF__INIT,
-		.group = NIGHTJAR__GROUP__INIT,
-		.nj = NIGHTJAR__NIGHTJAR__INIT,
-		.ns = NIGHTJAR__NAMESPACES__INIT,
-		.exe = NIGHTJAR__EXE_INFO__INIT,
+	memset(s, 0, sizeof(*s));
+	snprintf(s->host.name, sizeof(s->host.name), "web-07.prod.example.net");
+	snprintf(s->host.id, sizeof(s->host.id), "4c1e9b3a2e8f5d0c7a416f1c2b9e4d7a");
+	snprintf(s->host.boot_id, sizeof(s->host.boot_id), "6f1c2b9e-4d7a-4c1e-9b3a-2e8f5d0c7a41");
+	s->procs = nj_proctab_new(s->host.boot_id);
+	if (!s->procs)
+		die("nj_proctab_new: out of memory");
+	parent = nj_proc_get(s->procs, 48190, parent_start, 1, 0);
+	if (!parent ||
+	    nj_proc_set_image(parent, "/usr/bin/bash", parent_args, sizeof(parent_args), false))
+		die("building the parent: out of memory");
+	set_comm(parent->comm, "bash");
+	proc = nj_proc_get(s->procs, 48213, start, 48190, parent_start);
+	if (!proc || nj_proc_set_image(proc, "/usr/bin/curl", args, sizeof(args), false))
+		die("building the process: out of memory");
+	set_comm(proc->comm, "curl");
+
+	e->hdr.kind = NJ_REC_EXEC;
+	e->hdr.ts = start + 1800000;
+	e->hdr.task = (struct nj_task){
+		.tgid = 48213,
+		.pid = 48213,
+		.ppid = 48190,
+		.uid = 1000,
+		.gid = 1000,
+		.euid = 1000,
+		.loginuid = 1000,
+		.sessionid = 3,
+		.sid = 48190,
+		.mntns = 4026531841U,
+		.pidns = 4026531836U,
+		.netns = 4026531840U,
+		.start_ns = start,
+		.parent_start_ns = parent_start,
+		.cgroup_id = 10243,
 	};
+	set_comm(e->hdr.task.comm, "curl");
+	e->args_len = sizeof(args);
+	memcpy(e->data, args, sizeof(args));
+	e->exe = (struct nj_path){.len = sizeof(exe), .depth = 3};
+	memcpy(e->data + e->args_len, exe, sizeof(exe));
+	e->exe_dev = (254u << 20) | 1;
+	e->exe_ino = 1314052;
+	snprintf(e->tty, sizeof(e->tty), "pts0");
+	e->hdr.size = (uint32_t)(sizeof(*e) + e->args_len + e->exe.len);
 
-	s->rec.has_timestamp_utc_ns = 1;
-	s->rec.timestamp_utc_ns = start_ns + 1800000;
-	s->event.kind = "event";
-	s->event.category = "process";
-	s->event.type = "start";
-	s->event.action = "exec";
-	s->event.outcome = "success";
-	s->event.has_sequence = 1;
-	s->rec.event = &s->event;
+	nj_event_init(&s->ev);
+	/* boot clock to UTC: the exec lands on 2025-11-28 16:40 */
+	rec = nj_event_build(&s->ev, &s->host, e, proc, parent,
+			     (int64_t)(1764348024000000000ULL - start));
+	if (!rec)
+		die("nj_event_build: out of memory");
+	rec->event->has_sequence = 1;
+	return rec;
+}
 
-	s->host.name = "web-07.prod.example.net";
-	s->host.id = "4c1e9b3a2e8f5d0c7a416f1c2b9e4d7a";
-	s->boot.id = (char *)boot_id;
-	s->host.boot = &s->boot;
-	s->rec.host = &s->host;
-
-	s->args[0] = bytes("curl");
-	s->args[1] = bytes("-sS");
-	s->args[2] = bytes("-o");
-	s->args[3] = bytes("/tmp/out.json");
-	s->args[4] = bytes("https://api.example.com/v1/items?limit=100");
-	s->proc.has_pid = 1;
-	s->proc.pid = 48213;
-	s->thread.has_id = 1;
-	s->thread.id = 48213;
-	s->proc.thread = &s->thread;
-	/* nj_entity_id(): boot id's first 64 bits, pid, start in clock ticks */
-	s->proc.entity_id = "6f1c2b9e4d7a4c1e-48213-176434802412";
-	s->proc.has_name = 1;
-	s->proc.name = bytes("curl");
-	s->proc.has_executable = 1;
-	s->proc.executable = bytes("/usr/bin/curl");
-	s->proc.n_args = 5;
-	s->proc.args = s->args;
-	s->proc.has_args_count = 1;
-	s->proc.args_count = 5;
-	s->proc.has_start_utc_ns = 1;
-	s->proc.start_utc_ns = start_ns;
-
-	s->parent_args[0] = bytes("bash");
-	s->parent_args[1] = bytes("--login");
-	s->parent.has_pid = 1;
-	s->parent.pid = 48190;
-	s->parent.entity_id = "6f1c2b9e4d7a4c1e-48190-176434790133";
-	s->parent.has_name = 1;
-	s->parent.name = bytes("bash");
-	s->parent.has_executable = 1;
-	s->parent.executable = bytes("/usr/bin/bash");
-	s->parent.n_args = 2;
-	s->parent.args = s->parent_args;
-	s->parent.has_args_count = 1;
-	s->parent.args_count = 2;
-	s->proc.parent = &s->parent;
-
-	s->session.has_pid = 1;
-	s->session.pid = 48190;
-	s->proc.session_leader = &s->session;
-	s->tty.has_name = 1;
-	s->tty.name = bytes("pts/0");
-	s->proc.tty = &s->tty;
-
-	s->user.id = "1000";
-	s->euid.id = "1000";
-	s->user.effective = &s->euid;
-	s->group.id = "1000";
-
-	s->nj.has_loginuid = 1;
-	s->nj.loginuid = 1000;
-	s->nj.has_cgroup_id = 1;
-	s->nj.cgroup_id = 10243;
-	s->ns.has_mnt = s->ns.has_pid = s->ns.has_net = 1;
-	s->ns.mnt = 4026531841ULL;
-	s->ns.pid = 4026531836ULL;
-	s->ns.net = 4026531840ULL;
-	s->nj.ns = &s->ns;
-	s->exe.inode = "1314052";
-	s->exe.device = "254:1";
-	s->nj.exe = &s->exe;
-
-	s->pev.process = &s->proc;
-	s->pev.user = &s->user;
-	s->pev.group = &s->group;
-	s->pev.nightjar = &s->nj;
-	s->rec.body_case = NIGHTJAR__RECORD__BODY_EXEC;
-	s->rec.exec = &s->pev;
-	return &s->rec;
+static void free_sample(struct sample *s)
+{
+	nj_event_fini(&s->ev);
+	nj_proctab_free(s->procs);
 }
 
 /* Pack into *buf, growing it as keep() does; returns the packed length. */
@@ -228,7 +182,7 @@ static int do_append(const char *mode, char **argv)
 		die("nj_spool_open(%s): %s", dir, err);
 	t0 = now_ns();
 	for (i = 0; i < count; i++) {
-		sm.event.sequence = nj_spool_next_seq(s);
+		rec->event->sequence = nj_spool_next_seq(s);
 		len = pack(rec, &buf, &cap);
 		packed += len;
 		e = nj_spool_append(s, buf, len);
@@ -252,6 +206,7 @@ static int do_append(const char *mode, char **argv)
 		    dir, st.records, st.write_errors, st.evicted_records, count);
 	nj_spool_close(s);
 	free(buf);
+	free_sample(&sm);
 	report(mode, count, t1 - t0, packed);
 	return 0;
 }
@@ -268,7 +223,7 @@ static int do_pack(const char *mode, char **argv)
 
 	t0 = now_ns();
 	for (i = 0; i < count; i++) {
-		sm.event.sequence = i + 1;
+		rec->event->sequence = i + 1;
 		len = pack(rec, &buf, &cap);
 		packed += len;
 		sink ^= buf[len - 1];
@@ -276,16 +231,12 @@ static int do_pack(const char *mode, char **argv)
 	t1 = now_ns();
 	(void)sink;
 	free(buf);
+	free_sample(&sm);
 	report(mode, count, t1 - t0, packed);
 	return 0;
 }
 
-static const struct cmd {
-	const char *name;
-	int nargs;
-	const char *args;
-	int (*fn)(const char *name, char **argv);
-} cmds[] = {
+static const struct bench_cmd cmds[] = {
 	{.name = "append", .nargs = 2, .args = "DIR COUNT", .fn = do_append},
 	{.name = "pack", .nargs = 1, .args = "COUNT", .fn = do_pack},
 };
@@ -301,34 +252,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	size_t i;
-	int ret;
-
 	/* the spool reports through the agent's logger: say whose messages they are */
 	nj_log_init(prog, NJ_LOG_WARN);
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(stdout);
-		return 0;
-	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(argv[1], cmds[i].name))
-			continue;
-		if (argc - 2 != cmds[i].nargs) {
-			fprintf(stderr, "%s: %s takes %d argument%s: %s\n", prog, cmds[i].name,
-				cmds[i].nargs, cmds[i].nargs == 1 ? "" : "s", cmds[i].args);
-			return 2;
-		}
-		ret = cmds[i].fn(cmds[i].name, argv + 2);
-		/* the line is the product: losing it (full disk, closed pipe) is a failure */
-		if (fflush(stdout) || ferror(stdout))
-			die("writing to stdout: %s", strerror(errno));
-		return ret;
-	}
-	fprintf(stderr, "%s: unknown mode '%s'\n", prog, argv[1]);
-	usage(stderr);
-	return 2;
+	return bench_main(argc, argv, cmds, sizeof(cmds) / sizeof(cmds[0]), usage, "mode");
 }
