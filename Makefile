@@ -27,9 +27,10 @@ AGENT_SRCS := $(wildcard agent/*.c)
 PROTO_C    := $(OUTPUT)/nightjar.pb-c.c
 PROTO_H    := $(OUTPUT)/nightjar.pb-c.h
 AGENT_OBJS := $(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o
-# Unit tests link every agent module except the entry point and the BPF loader, built
+# Unit tests link every agent module except the entry point, the BPF loader and the privilege
+# drop, built
 # again with sanitizers.
-LIB_SRCS   := $(filter-out agent/main.c agent/sensor.c,$(AGENT_SRCS))
+LIB_SRCS   := $(filter-out agent/main.c agent/sensor.c agent/privs.c,$(AGENT_SRCS))
 SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-c.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
@@ -96,7 +97,7 @@ $(OUTPUT)/agent/%.o: agent/%.c | $(OUTPUT)/agent
 
 $(AGENT): $(AGENT_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcap -o $@
 
 $(OUTPUT)/ctl/%.o: ctl/%.c | $(PROTO_H)
 	$(Q)mkdir -p $(@D)

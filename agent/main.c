@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "output.h"
 #include "pbjson.h"
+#include "privs.h"
 #include "proc.h"
 #include "records.h"
 #include "sensor.h"
@@ -195,6 +196,7 @@ static void status_text(struct agent *a, FILE *f, const uint64_t *stats,
 	for (i = 0; (hook = nj_sensor_hook(a->sensor, i, &cap)); i++)
 		fprintf(f, "  %-10s %s\n", cap, hook);
 	fprintf(f, "programs attached: %u\n", nj_sensor_programs(a->sensor));
+	fprintf(f, "privileges: %s\n", nj_privs_kept());
 	fprintf(f, "events: %llu, %.1f/s\n", (unsigned long long)a->out.events, a->events_per_s);
 	fprintf(f,
 		"lost: ringbuf_drops %llu, args_truncated %llu, paths_truncated %llu, "
@@ -230,6 +232,7 @@ static void status_json(struct agent *a, FILE *f, const uint64_t *stats,
 		nj_json_str(&j, cap, hook);
 	nj_json_obj_end(&j);
 	nj_json_u64(&j, "programs_attached", nj_sensor_programs(a->sensor));
+	nj_json_str(&j, "privileges", nj_privs_kept());
 	nj_json_u64(&j, "events", a->out.events);
 	nj_json_u64(&j, "events_per_s", (uint64_t)(a->events_per_s + 0.5));
 	nj_json_obj_begin(&j, "lost");
@@ -542,6 +545,8 @@ int main(int argc, char **argv)
 		nj_warn("no snapshot of running processes; their lineage starts unknown");
 	if (setup_loop(&a))
 		goto out_sensor;
+	/* everything that needed privileges is done: programs attached, /proc read, socket bound */
+	nj_privs_drop(nj_sensor_watch_map_fd(a.sensor));
 	nj_info("ready: %d running processes known, %zu watched files by identity, %zu "
 		"credential names%s",
 		n, a.watched_inodes, a.watched_names, a.hooks_only ? " (hooks only)" : "");

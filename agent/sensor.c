@@ -78,7 +78,10 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 
 static bool exists(const char *path)
 {
-	return access(path, F_OK) == 0;
+	/* with the effective ids and capabilities: access() checks the real uid and, for a
+	 * non-root one, drops every capability (an agent started with ambient CAP_DAC_READ_SEARCH
+	 * would not see the root-only tracefs) */
+	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
 }
 
 /* Our own mount namespace, slave to the host's: mounts we add vanish with the agent and never
@@ -463,6 +466,11 @@ int nj_sensor_stats(const struct nj_sensor *s, uint64_t out[NJ_STAT_MAX])
 	}
 	free(vals);
 	return 0;
+}
+
+int nj_sensor_watch_map_fd(const struct nj_sensor *s)
+{
+	return bpf_map__fd(s->skel->maps.watch_inodes);
 }
 
 uint64_t nj_sensor_watch_errors(const struct nj_sensor *s)

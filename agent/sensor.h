@@ -47,6 +47,8 @@ int nj_sensor_watch_inode(struct nj_sensor *s, uint32_t kdev, uint64_t ino);
 int nj_sensor_watch_name(struct nj_sensor *s, const char leaf[NJ_LEAF_MAX], uint32_t flags,
 			 const char parent[NJ_PARENT_MAX]);
 void nj_sensor_watch_end(struct nj_sensor *s, size_t *n_inodes, size_t *n_names);
+/* The map every rescan updates: for nj_privs_drop() to test map access without privileges. */
+int nj_sensor_watch_map_fd(const struct nj_sensor *s);
 /* Watch entries refused because a map was full, since start. */
 uint64_t nj_sensor_watch_errors(const struct nj_sensor *s);
 
