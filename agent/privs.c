@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -18,42 +17,41 @@ static char kept_text[512] = "not dropped (the agent is still starting)";
 
 /* Does a map operation need a capability on this kernel? Before 6.5, with
  * kernel.unprivileged_bpf_disabled set, every bpf() command did; since, only creating maps and
- * loading programs do. Asked of the kernel by a child that holds no capability at all, so the
- * parent keeps its own set until the answer is known. */
-static bool map_access_needs_capability(int map_fd)
+ * loading programs do. Asked of the kernel with an empty effective set (the permitted set
+ * stays, so we can raise it again), the same check a map update at the next rescan meets. */
+static bool map_access_needs_capability(cap_t cur, int map_fd)
 {
-	int status;
-	pid_t pid = fork();
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	cap_t probe = cap_dup(cur);
+	void *key = NULL, *val = NULL;
+	bool needed = true;
+	int err = 0;
 
-	if (pid < 0) {
-		nj_warn("cannot fork to test map access without privileges: %s; keeping CAP_BPF",
+	if (!probe || cap_clear_flag(probe, CAP_EFFECTIVE) || cap_set_proc(probe)) {
+		nj_warn("cannot test map access without privileges: %s; keeping CAP_BPF",
 			strerror(errno));
+		cap_free(probe);
 		return true;
 	}
-	if (pid == 0) {
-		struct bpf_map_info info = {0};
-		__u32 len = sizeof(info);
-		cap_t none = cap_init();
-		void *key, *val;
-
-		/* _exit: the parent's buffered events must not be written twice */
-		if (!none || cap_set_proc(none))
-			_exit(3);
-		if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
-			_exit(errno == EPERM ? 1 : 3);
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len) == 0) {
 		key = calloc(1, info.key_size);
 		val = calloc(1, info.value_size);
-		if (!key || !val)
-			_exit(3);
-		if (bpf_map_lookup_elem(map_fd, key, val) && errno != ENOENT)
-			_exit(errno == EPERM ? 1 : 3);
-		_exit(0);
+		if (key && val && bpf_map_lookup_elem(map_fd, key, val) && errno != ENOENT)
+			err = errno;
+		needed = !key || !val || err;
+	} else {
+		err = errno;
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
-		nj_warn("testing map access without privileges failed; keeping CAP_BPF");
-	return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (cap_set_proc(cur))
+		nj_warn("restoring our capabilities after the map test: %s", strerror(errno));
+	if (err && err != EPERM)
+		nj_warn("testing map access without privileges: %s; keeping CAP_BPF",
+			strerror(err));
+	free(key);
+	free(val);
+	cap_free(probe);
+	return needed;
 }
 
 static bool permitted(cap_t caps, cap_value_t c)
@@ -96,7 +94,7 @@ int nj_privs_drop(int watch_map_fd)
 	/* rescans stat credential files inside 0700 home directories */
 	if (permitted(cur, CAP_DAC_READ_SEARCH))
 		keep[n++] = CAP_DAC_READ_SEARCH;
-	if (map_access_needs_capability(watch_map_fd)) {
+	if (map_access_needs_capability(cur, watch_map_fd)) {
 		/* CAP_SYS_ADMIN also grants bpf(); keep it only if CAP_BPF is not ours */
 		if (permitted(cur, CAP_BPF))
 			keep[n++] = CAP_BPF;

@@ -4,7 +4,7 @@
  * CAP_SYS_PTRACE (the /proc snapshot) and, where tracefs is not mounted, CAP_SYS_ADMIN
  * (docs/hardening.md has the measurements). Running needs far less: CAP_DAC_READ_SEARCH to
  * stat credential files in 0700 homes at every rescan, and CAP_BPF only on kernels where the
- * bpf() syscall itself is privileged (tested in a child, not guessed).
+ * bpf() syscall itself is privileged (tested with an empty effective set, not guessed).
  */
 #ifndef NJ_PRIVS_H
 #define NJ_PRIVS_H
