@@ -54,7 +54,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run check unit integration fuzz bench format format-check clean
+.PHONY: all deps run check unit integration fuzz bench format format-check clean \
+	install install-agent install-collector deb rpm
 
 all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH)
 
@@ -171,6 +172,49 @@ format-check:
 
 clean:
 	$(Q)rm -rf $(OUTPUT)
+
+# Installation, as the packages lay it out (packaging/: debian/, rpm/nightjar.spec). One list
+# for both package formats; docs/packaging.md describes the result.
+DESTDIR    ?=
+PREFIX     ?= /usr
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+# where this distribution's systemd wants units (/lib/systemd/system on Debian 12)
+UNITDIR    ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+COLLECTOR  := $(OUTPUT)/nightjar-collector
+# the collector's default configuration, from the collector's sources
+COLLECTOR_CONF ?= collector/collector.yaml
+
+install: install-agent $(if $(wildcard collector/*.c),install-collector)
+
+install-agent: $(AGENT) $(CTL)
+	$(Q)install -D -m 0755 $(AGENT) $(DESTDIR)$(SBINDIR)/nightjar-agent
+	$(Q)install -D -m 0755 $(CTL) $(DESTDIR)$(SBINDIR)/nightjarctl
+	$(Q)install -D -m 0755 packaging/nightjar-enrol $(DESTDIR)$(SBINDIR)/nightjar-enrol
+	$(Q)install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 packaging/man/nightjar-agent.8 \
+		packaging/man/nightjarctl.8 packaging/man/nightjar-enrol.8
+	$(Q)install -D -m 0644 packaging/etc/agent.yaml $(DESTDIR)$(SYSCONFDIR)/nightjar/agent.yaml
+	$(Q)install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/nightjar/rules.d
+	$(Q)install -D -m 0644 packaging/systemd/nightjar-agent.service \
+		$(DESTDIR)$(UNITDIR)/nightjar-agent.service
+	$(Q)install -D -m 0644 packaging/sysusers/nightjar-agent.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/nightjar-agent.conf
+
+install-collector: $(COLLECTOR)
+	$(Q)install -D -m 0755 $(COLLECTOR) $(DESTDIR)$(SBINDIR)/nightjar-collector
+	$(Q)install -D -m 0644 packaging/man/nightjar-collector.8 \
+		$(DESTDIR)$(MANDIR)/man8/nightjar-collector.8
+	$(Q)install -D -m 0644 $(COLLECTOR_CONF) $(DESTDIR)$(SYSCONFDIR)/nightjar/collector.yaml
+	$(Q)install -D -m 0644 packaging/systemd/nightjar-collector.service \
+		$(DESTDIR)$(UNITDIR)/nightjar-collector.service
+	$(Q)install -D -m 0644 packaging/sysusers/nightjar-collector.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/nightjar-collector.conf
+
+# Packages into .output/pkg/, built from a copy of the tree so the repository stays clean.
+deb rpm: deps
+	$(Q)packaging/build.sh $@ $(OUTPUT)/pkg
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/agent/*.d $(OUTPUT)/ctl/*.d $(OUTPUT)/san/*.d \
 	$(OUTPUT)/tests/*.d)
