@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -623,6 +624,46 @@ static void taint(struct nj_detect *d, const struct nj_proc *p, size_t store, co
 	cut(t->path, sizeof(t->path), path);
 }
 
+/* Who a learned reader is: the executable, and for an interpreter the script or module it
+ * runs, so learning "python3 -m awscli" does not also quiet every other python script. */
+static void reader_key(const struct nj_proc *p, const struct nj_subject *s, char *out, size_t len)
+{
+	static const char *const interpreters[] = {"python*", "node*", "nodejs", "perl*", "ruby*",
+						   "php*",    "bash",  "sh",	 "dash",  "zsh",
+						   "ksh",     "java",  "pwsh",	 "deno",  "bun",
+						   "lua*",    "Rscript"};
+	const char *exe = p->exe && *p->exe ? p->exe : p->comm;
+	size_t i, n;
+	char *c;
+
+	cut(out, len, exe);
+	for (i = 0; i < sizeof(interpreters) / sizeof(interpreters[0]); i++)
+		if (!fnmatch(interpreters[i], base(exe), 0))
+			break;
+	if (i == sizeof(interpreters) / sizeof(interpreters[0]))
+		i = s->argc; /* not an interpreter: the executable is the program */
+	else
+		i = 1;
+	for (; i < s->argc; i++) {
+		const char *a = s->argv[i];
+
+		n = strlen(out);
+		/* -m MODULE, -Im MODULE: the module is the program */
+		if (a[0] == '-' && a[1] && a[strlen(a) - 1] == 'm' && a[1] != '-' && i + 1 < s->argc) {
+			snprintf(out + n, len - n, " -m %s", s->argv[i + 1]);
+			break;
+		}
+		if (a[0] != '-') {
+			snprintf(out + n, len - n, " %s", a);
+			break;
+		}
+	}
+	/* the baseline file is one "store TAB reader" per line */
+	for (c = out; *c; c++)
+		if (*c == '\t' || *c == '\n')
+			*c = ' ';
+}
+
 static void store_read(struct nj_detect *d, const struct nj_open *o, const struct nj_proc *p,
 		       size_t si, const char *path, uint64_t seq)
 {
@@ -644,8 +685,9 @@ static void store_read(struct nj_detect *d, const struct nj_open *o, const struc
 	if (nj_pmatch_any(st->consumers, st->n_consumers, &s))
 		return;
 	if (st->learn) {
-		const char *exe = p->exe && *p->exe ? p->exe : p->comm;
+		char exe[1024];
 
+		reader_key(p, &s, exe, sizeof(exe));
 		if (baseline_has(d, si, exe))
 			return;
 		baseline_learn(d, si, exe);
@@ -743,7 +785,8 @@ static void on_exec(struct nj_detect *d, const struct nj_exec *e, const struct n
 	for (i = 0; i < d->rules->n_tools; i++) {
 		const struct nj_tool *t = &d->rules->tools[i];
 
-		if (t->r.disabled || !nj_pmatch_any(t->match, t->n_match, &s))
+		if (t->r.disabled || !nj_pmatch_any(t->match, t->n_match, &s) ||
+		    nj_pmatch_any(t->except, t->n_except, &s))
 			continue;
 		alert_init(&a, &t->r, "tunnel_tool", p, e->hdr.ts);
 		say(&a, "%s (pid %u) started: %s:", pname(p), p->tgid, t->r.name);

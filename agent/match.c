@@ -32,36 +32,46 @@ static const char *base(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* args: consecutive globs somewhere in argv[1..] */
-static bool args_seq(const struct nj_strv *g, const struct nj_subject *s)
+/* g matches the arguments from argv[i] on, one glob each */
+static bool args_at(const struct nj_strv *g, const struct nj_subject *s, size_t i, int flags)
 {
-	size_t i, j;
+	size_t j;
 
-	for (i = 1; i + g->n <= s->argc; i++) {
-		for (j = 0; j < g->n && !fnmatch(g->v[j], s->argv[i + j], 0); j++)
-			;
-		if (j == g->n)
+	if (i + g->n > s->argc)
+		return false;
+	for (j = 0; j < g->n; j++)
+		if (fnmatch(g->v[j], s->argv[i + j], flags))
+			return false;
+	return true;
+}
+
+/* args: consecutive globs somewhere in argv[1..] */
+static bool args_seq(const struct nj_strv *g, const struct nj_subject *s, int flags)
+{
+	size_t i;
+
+	for (i = 1; i + g->n <= s->argc; i++)
+		if (args_at(g, s, i, flags))
 			return true;
-	}
 	return false;
 }
 
-static bool args_any(const struct nj_strv *g, const struct nj_subject *s)
+static bool args_any(const struct nj_strv *g, const struct nj_subject *s, int flags)
 {
 	size_t i;
 
 	for (i = 1; i < s->argc; i++)
-		if (glob_any(g, s->argv[i], 0))
+		if (glob_any(g, s->argv[i], flags))
 			return true;
 	return false;
 }
 
-static bool args_all(const struct nj_strv *g, const struct nj_subject *s)
+static bool args_all(const struct nj_strv *g, const struct nj_subject *s, int flags)
 {
 	size_t i, j;
 
 	for (j = 0; j < g->n; j++) {
-		for (i = 1; i < s->argc && fnmatch(g->v[j], s->argv[i], 0); i++)
+		for (i = 1; i < s->argc && fnmatch(g->v[j], s->argv[i], flags); i++)
 			;
 		if (i == s->argc)
 			return false;
@@ -121,6 +131,7 @@ static bool options(const struct nj_pmatch *m, const struct nj_subject *s)
 
 bool nj_pmatch(const struct nj_pmatch *m, const struct nj_subject *s)
 {
+	const int fl = m->nocase ? FNM_CASEFOLD : 0;
 	size_t i;
 
 	if (m->executable.n && !glob_any(&m->executable, s->exe, 0))
@@ -129,11 +140,14 @@ bool nj_pmatch(const struct nj_pmatch *m, const struct nj_subject *s)
 		return false;
 	if (m->min_args && s->argc < (size_t)m->min_args + 1)
 		return false;
-	if (m->args.n && !args_seq(&m->args, s))
+	/* an interpreter's script or module: anchored, so "python3 x.py -m azure.cli" is not az */
+	if (m->args_prefix.n && !args_at(&m->args_prefix, s, 1, fl))
 		return false;
-	if (m->args_all.n && !args_all(&m->args_all, s))
+	if (m->args.n && !args_seq(&m->args, s, fl))
 		return false;
-	if (m->args_any.n && !args_any(&m->args_any, s))
+	if (m->args_all.n && !args_all(&m->args_all, s, fl))
+		return false;
+	if (m->args_any.n && !args_any(&m->args_any, s, fl))
 		return false;
 	if (m->optstring && !options(m, s))
 		return false;

@@ -71,6 +71,7 @@ static void pmatch_free(struct nj_pmatch *m)
 	strv_free(&m->executable);
 	strv_free(&m->name);
 	strv_free(&m->args);
+	strv_free(&m->args_prefix);
 	strv_free(&m->args_all);
 	strv_free(&m->args_any);
 	strv_free(&m->parent_exe);
@@ -109,6 +110,7 @@ static void tool_free(struct nj_tool *t)
 {
 	rule_free(&t->r);
 	pmatches_free(t->match, t->n_match);
+	pmatches_free(t->except, t->n_except);
 }
 
 static void list_free(struct nj_destlist *l)
@@ -404,6 +406,10 @@ static int pmatch_key(struct rctx *c, const char *key, yaml_node_t *v, void *arg
 		return parse_strv(c, v, "an executable name glob", &m->name);
 	if (!strcmp(key, "args"))
 		return parse_strv(c, v, "an argument glob", &m->args);
+	if (!strcmp(key, "args_prefix"))
+		return parse_strv(c, v, "an argument glob", &m->args_prefix);
+	if (!strcmp(key, "nocase"))
+		return parse_bool(c, v, &m->nocase);
 	if (!strcmp(key, "args_all"))
 		return parse_strv(c, v, "an argument glob", &m->args_all);
 	if (!strcmp(key, "args_any"))
@@ -513,6 +519,8 @@ static int entry_key(struct rctx *c, const char *key, yaml_node_t *v, void *arg)
 		return parse_pmatches(c, v, "consumers", &e->u.st->consumers,
 				      &e->u.st->n_consumers);
 	case TOOL:
+		if (!strcmp(key, "except"))
+			return parse_pmatches(c, v, "except", &e->u.t->except, &e->u.t->n_except);
 		return parse_pmatches(c, v, "match", &e->u.t->match, &e->u.t->n_match);
 	case LIST:
 		if (!strcmp(key, "files"))
@@ -545,7 +553,8 @@ static int entry_key(struct rctx *c, const char *key, yaml_node_t *v, void *arg)
 
 static const char *const store_keys[] = {"id",	     "name",  "severity",  "technique",
 					 "disabled", "paths", "consumers", "learn"};
-static const char *const tool_keys[] = {"id", "name", "severity", "technique", "disabled", "match"};
+static const char *const tool_keys[] = {"id",	     "name",  "severity", "technique",
+					"disabled", "match", "except"};
 static const char *const list_keys[] = {"id",	    "name",  "severity", "technique",
 					"disabled", "cidrs", "files"};
 

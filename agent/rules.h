@@ -29,11 +29,13 @@ struct nj_opt {
 
 /* A process matcher: every key given must hold (docs/rules.md, "Process matchers"). */
 struct nj_pmatch {
-	struct nj_strv executable, name, args, args_all, args_any, parent_exe, ancestor_exe;
+	struct nj_strv executable, name, args, args_prefix, args_all, args_any, parent_exe,
+		ancestor_exe;
 	char *optstring; /* NULL: no options key */
 	struct nj_opt *opts;
 	size_t n_opts;
 	bool owner;
+	bool nocase; /* argument globs ignore case (socat's address keywords do) */
 	uint32_t min_args;
 };
 
@@ -56,6 +58,8 @@ struct nj_tool {
 	struct nj_rule r;
 	struct nj_pmatch *match; /* any one */
 	size_t n_match;
+	struct nj_pmatch *except; /* none of these: sanctioned uses */
+	size_t n_except;
 };
 
 /* An address prefix; IPv4 as ::ffff:a.b.c.d, prefix + 96. */
