@@ -77,6 +77,12 @@ run_pid() {
 	bash -c 'echo $$; exec "$@" >/dev/null 2>&1' _ "$@"
 }
 
+# in_shell PID: a jq condition for a process that is shell PID or its child (bash execs the last
+# command of "bash -c", so that one runs as the shell itself)
+in_shell() {
+	echo "(.process.pid == $1 or .process.parent.pid == $1)"
+}
+
 # alert FILTER: the first alert matching a jq condition (waits for it)
 alert() {
 	wait_event ".event.kind == \"alert\" and ($1)"
@@ -142,26 +148,26 @@ no_alert() {
 	out=$(bash -c 'echo $$; cat "$1" >/dev/null; curl -s -o /dev/null "http://127.0.0.1:$2/upload"' \
 		_ "$f" "$HTTP_PORT")
 	sh=$(head -n 1 <<<"$out")
-	ev=$(alert ".rule.id == \"cred.exfiltration\" and .process.parent.pid == $sh")
+	ev=$(alert ".rule.id == \"cred.exfiltration\" and $(in_shell "$sh")")
 	expect_field "$ev" .rule.category '"exfiltration"'
 	expect_field "$ev" .process.name '"curl"'
 	expect_field "$ev" .event.severity 73
 	expect_field "$ev" .files[0].path "\"$f\""
 	expect_field "$ev" .destinations "[{\"ip\":\"127.0.0.1\",\"port\":$HTTP_PORT}]"
 	# the triggers are the read and the connection
-	open=$(wait_event ".event.action == \"open\" and .process.parent.pid == $sh")
-	conn=$(wait_event ".event.action == \"connect\" and .process.parent.pid == $sh")
+	open=$(wait_event ".event.action == \"open\" and $(in_shell "$sh")")
+	conn=$(wait_event ".event.action == \"connect\" and $(in_shell "$sh")")
 	expect_field "$ev" .trigger_sequences \
 		"[$(field "$open" .event.sequence),$(field "$conn" .event.sequence)]"
-	[ "$(events ".rule.id == \"cred.exfiltration\" and .process.parent.pid == $sh" | wc -l)" = 1 ]
+	[ "$(events ".rule.id == \"cred.exfiltration\" and $(in_shell "$sh")" | wc -l)" = 1 ]
 }
 
 @test "exfiltration: curl to a loopback server with no credential read does not alert" {
 	local out sh
 	out=$(bash -c 'echo $$; curl -s -o /dev/null "http://127.0.0.1:$1/"' _ "$HTTP_PORT")
 	sh=$(head -n 1 <<<"$out")
-	wait_event ".event.action == \"connect\" and .process.parent.pid == $sh" >/dev/null
-	no_alert ".process.parent.pid == $sh or .process.pid == $sh"
+	wait_event ".event.action == \"connect\" and $(in_shell "$sh")" >/dev/null
+	no_alert "$(in_shell "$sh")"
 }
 
 @test "credential sweep: one lineage reading three stores" {
@@ -169,7 +175,7 @@ no_alert() {
 	out=$(bash -c 'echo $$; cat "$1" "$2" "$3" >/dev/null' _ "$T/home/.azure/msal_token_cache.json" \
 		"$T/home/.config/gh/hosts.yml" "$T/home/.git-credentials")
 	sh=$(head -n 1 <<<"$out")
-	ev=$(alert ".rule.id == \"cred.sweep\" and .process.parent.pid == $sh")
+	ev=$(alert ".rule.id == \"cred.sweep\" and $(in_shell "$sh")")
 	expect_field "$ev" .rule.category '"credential_sweep"'
 	expect_field "$ev" '.files | length' 3
 	expect_field "$ev" '.trigger_sequences | length' 3
@@ -177,8 +183,8 @@ no_alert() {
 	out=$(bash -c 'echo $$; cat "$1" "$2" >/dev/null' _ "$T/home/.azure/msal_token_cache.json" \
 		"$T/home/.config/gh/hosts.yml")
 	sh=$(head -n 1 <<<"$out")
-	alert ".rule.id == \"cred.gh-cli\" and .process.parent.pid == $sh" >/dev/null
-	no_alert ".rule.id == \"cred.sweep\" and .process.parent.pid == $sh"
+	alert ".rule.id == \"cred.gh-cli\" and $(in_shell "$sh")" >/dev/null
+	no_alert ".rule.id == \"cred.sweep\" and $(in_shell "$sh")"
 }
 
 @test "shared credential file: the first reader is learned, persisted, and quiet after" {
@@ -280,7 +286,7 @@ no_alert() {
 	out=$(bash -c 'echo $$; cat "$1" >/dev/null; curl -s -o /dev/null "http://127.0.0.1:$2/"' \
 		_ "$T/home/.azure/msal_token_cache.json" "$PROXY_PORT")
 	sh=$(head -n 1 <<<"$out")
-	ev=$(alert ".rule.id == \"cred.exfiltration\" and .process.parent.pid == $sh")
+	ev=$(alert ".rule.id == \"cred.exfiltration\" and $(in_shell "$sh")")
 	# high, one band up for the proxy
 	expect_field "$ev" .nightjar.severity '"critical"'
 	grep -q "through the proxy at 127.0.0.1:$PROXY_PORT" <<<"$(field "$ev" .message)"
@@ -303,13 +309,13 @@ no_alert() {
 	local out sh ev
 	out=$(bash -c 'echo $$; for i in 1 2 3; do cat "$1" >/dev/null; done' _ "$T/app/.testapp/token")
 	sh=$(head -n 1 <<<"$out")
-	ev=$(alert ".rule.id == \"test.app-token\" and .process.parent.pid == $sh")
+	ev=$(alert ".rule.id == \"test.app-token\" and $(in_shell "$sh")")
 	expect_field "$ev" .nightjar.count 1
 	# the window is 3 s here
-	ev=$(alert ".rule.id == \"test.app-token\" and .process.parent.pid == $sh and
+	ev=$(alert ".rule.id == \"test.app-token\" and $(in_shell "$sh") and
 		.nightjar.count == 3")
 	expect_field "$ev" '.trigger_sequences | length' 3
-	[ "$(events ".rule.id == \"test.app-token\" and .process.parent.pid == $sh" | wc -l)" = 2 ]
+	[ "$(events ".rule.id == \"test.app-token\" and $(in_shell "$sh")" | wc -l)" = 2 ]
 }
 
 @test "rules errors name the file, line and column; --check-config counts the rules" {
