@@ -174,7 +174,7 @@ static int parse_strv(struct rctx *c, yaml_node_t *n, const char *what, struct n
 		return fail(c, n, "expected %s, or a list of them", what);
 	cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (cap == 0)
-		return fail(c, n, "expected at least one %s", what);
+		return fail(c, n, "expected %s, not an empty list", what);
 	out->v = calloc(cap, sizeof(*out->v));
 	if (!out->v)
 		return oom(c, n);
