@@ -628,10 +628,9 @@ static void taint(struct nj_detect *d, const struct nj_proc *p, size_t store, co
  * runs, so learning "python3 -m awscli" does not also quiet every other python script. */
 static void reader_key(const struct nj_proc *p, const struct nj_subject *s, char *out, size_t len)
 {
-	static const char *const interpreters[] = {"python*", "node*", "nodejs", "perl*", "ruby*",
-						   "php*",    "bash",  "sh",	 "dash",  "zsh",
-						   "ksh",     "java",  "pwsh",	 "deno",  "bun",
-						   "lua*",    "Rscript"};
+	static const char *const interpreters[] = {
+		"python*", "node*", "nodejs", "perl*", "ruby*", "php*", "bash", "sh",	  "dash",
+		"zsh",	   "ksh",   "java",   "pwsh",  "deno",	"bun",	"lua*", "Rscript"};
 	const char *exe = p->exe && *p->exe ? p->exe : p->comm;
 	size_t i, n;
 	char *c;
@@ -649,7 +648,8 @@ static void reader_key(const struct nj_proc *p, const struct nj_subject *s, char
 
 		n = strlen(out);
 		/* -m MODULE, -Im MODULE: the module is the program */
-		if (a[0] == '-' && a[1] && a[strlen(a) - 1] == 'm' && a[1] != '-' && i + 1 < s->argc) {
+		if (a[0] == '-' && a[1] && a[strlen(a) - 1] == 'm' && a[1] != '-' &&
+		    i + 1 < s->argc) {
 			snprintf(out + n, len - n, " -m %s", s->argv[i + 1]);
 			break;
 		}

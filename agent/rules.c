@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "rules.h"
+#include "watch.h"
 
 #define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
 #define ID_MAX	       64
@@ -173,7 +174,7 @@ static int parse_strv(struct rctx *c, yaml_node_t *n, const char *what, struct n
 		return fail(c, n, "expected %s, or a list of them", what);
 	cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (cap == 0)
-		return fail(c, n, "expected at least one %s", what);
+		return fail(c, n, "expected %s, not an empty list", what);
 	out->v = calloc(cap, sizeof(*out->v));
 	if (!out->v)
 		return oom(c, n);
@@ -433,9 +434,18 @@ static int pmatch_key(struct rctx *c, const char *key, yaml_node_t *v, void *arg
 static int parse_pmatches(struct rctx *c, yaml_node_t *v, const char *what, struct nj_pmatch **out,
 			  size_t *n_out)
 {
-	static const char *const keys[] = {
-		"executable", "name",  "args",	   "args_all",		"args_any",
-		"options",    "owner", "min_args", "parent_executable", "ancestor_executable"};
+	static const char *const keys[] = {"executable",
+					   "name",
+					   "args",
+					   "args_prefix",
+					   "args_all",
+					   "args_any",
+					   "options",
+					   "owner",
+					   "min_args",
+					   "parent_executable",
+					   "ancestor_executable",
+					   "nocase"};
 	yaml_node_item_t *it, *start, *top;
 	yaml_node_item_t one;
 	struct nj_pmatch *m;
@@ -553,7 +563,7 @@ static int entry_key(struct rctx *c, const char *key, yaml_node_t *v, void *arg)
 
 static const char *const store_keys[] = {"id",	     "name",  "severity",  "technique",
 					 "disabled", "paths", "consumers", "learn"};
-static const char *const tool_keys[] = {"id",	     "name",  "severity", "technique",
+static const char *const tool_keys[] = {"id",	    "name",  "severity", "technique",
 					"disabled", "match", "except"};
 static const char *const list_keys[] = {"id",	    "name",  "severity", "technique",
 					"disabled", "cidrs", "files"};
@@ -584,7 +594,8 @@ static int parse_entry(struct rctx *c, yaml_node_t *n, struct entry *e)
 		return -1;
 	if (!e->r->id)
 		return fail(c, n, "%s needs an id", what);
-	snprintf(where, sizeof(where), "%s:%zu", c->file, n->start_mark.line + 1);
+	snprintf(where, sizeof(where), "%s:%zu:%zu", c->file, n->start_mark.line + 1,
+		 n->start_mark.column + 1);
 	e->r->where = strdup(where);
 	if (!e->r->where)
 		return oom(c, n);
@@ -721,6 +732,16 @@ static int top_key(struct rctx *c, const char *key, yaml_node_t *v, void *arg)
 		(addn) = 0;                                                                        \
 	} while (0)
 
+/* A "disabled only" entry naming no earlier entry: a typo, reported at the entry. */
+static int no_such(struct rctx *c, const char *what, const char *where, const char *id)
+{
+	snprintf(c->err, c->errlen,
+		 "%s: no %s '%s' to disable (expected the id of a default or of an entry in an "
+		 "earlier rules file)",
+		 where, what, id);
+	return -1;
+}
+
 /* Check that "disabled only" entries name something, and that arrays can hold the merge. */
 static int prepare_merge(struct rctx *c, struct nj_rules *r, struct nj_rules *add)
 {
@@ -733,8 +754,8 @@ static int prepare_merge(struct rctx *c, struct nj_rules *r, struct nj_rules *ad
 		for (j = 0; j < r->n_stores && strcmp(r->stores[j].r.id, add->stores[i].r.id); j++)
 			;
 		if (j == r->n_stores)
-			return fail(c, NULL, "no credential store '%s' to disable (%s)",
-				    add->stores[i].r.id, add->stores[i].r.where);
+			return no_such(c, "credential store", add->stores[i].r.where,
+				       add->stores[i].r.id);
 	}
 	for (i = 0; i < add->n_tools; i++) {
 		if (!add->tools[i].r.disabled || add->tools[i].r.name)
@@ -742,8 +763,7 @@ static int prepare_merge(struct rctx *c, struct nj_rules *r, struct nj_rules *ad
 		for (j = 0; j < r->n_tools && strcmp(r->tools[j].r.id, add->tools[i].r.id); j++)
 			;
 		if (j == r->n_tools)
-			return fail(c, NULL, "no tunnel tool '%s' to disable (%s)",
-				    add->tools[i].r.id, add->tools[i].r.where);
+			return no_such(c, "tunnel tool", add->tools[i].r.where, add->tools[i].r.id);
 	}
 	for (i = 0; i < add->n_lists; i++) {
 		if (!add->lists[i].r.disabled || add->lists[i].r.name)
@@ -751,8 +771,8 @@ static int prepare_merge(struct rctx *c, struct nj_rules *r, struct nj_rules *ad
 		for (j = 0; j < r->n_lists && strcmp(r->lists[j].r.id, add->lists[i].r.id); j++)
 			;
 		if (j == r->n_lists)
-			return fail(c, NULL, "no destination list '%s' to disable (%s)",
-				    add->lists[i].r.id, add->lists[i].r.where);
+			return no_such(c, "destination list", add->lists[i].r.where,
+				       add->lists[i].r.id);
 	}
 	if (!(p = realloc(r->stores, (r->n_stores + add->n_stores + 1) * sizeof(*r->stores))))
 		return oom(c, NULL);
@@ -960,6 +980,23 @@ int nj_rules_finish(struct nj_rules *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* Does path carry the name signature the sensor matches for pattern p (watch.h): its leaf, and
+ * the parent directory's name where the signature has one. */
+static bool has_signature(const char *p, const char *path)
+{
+	char leaf[NJ_LEAF_MAX], parent[NJ_PARENT_MAX];
+	const char *base = strrchr(path, '/'), *dir;
+	uint32_t sig = nj_watch_signature(p, leaf, parent);
+
+	if (!sig || !base || strcmp(base + 1, leaf))
+		return false;
+	if (sig == NJ_NAME_ANY_PARENT)
+		return true;
+	for (dir = base; dir > path && dir[-1] != '/'; dir--)
+		;
+	return (size_t)(base - dir) == strlen(parent) && !strncmp(dir, parent, strlen(parent));
+}
+
 bool nj_store_has_path(const struct nj_store *st, const char *path)
 {
 	char pat[4096 + 2];
@@ -975,6 +1012,10 @@ bool nj_store_has_path(const struct nj_store *st, const char *path)
 		rel = p[0] == '~' ? p + 2 : p + 1;
 		snprintf(pat, sizeof(pat), "*/%s", rel);
 		if (!fnmatch(pat, path, 0))
+			return true;
+		/* what the sensor reports by name ("Login Data" anywhere, "gh/hosts.yml" under
+		 * any directory named gh) belongs to the store whose pattern gave that name */
+		if (has_signature(p, path))
 			return true;
 	}
 	return false;

@@ -43,7 +43,7 @@ struct nj_rule {
 	char *id, *name, *technique; /* technique may be NULL */
 	uint32_t severity;	     /* 1..100 */
 	bool disabled;
-	char *where; /* "FILE:LINE" of the definition */
+	char *where; /* "FILE:LINE:COL" of the definition */
 };
 
 struct nj_store {
@@ -109,7 +109,9 @@ int nj_parse_cidr(const char *s, struct nj_cidr *out);
 const char *nj_severity_label(uint32_t severity);
 
 /* Does path belong to store st: one of its patterns names it, in any home or as a copy under
- * any directory ("/tmp/x/.aws/credentials" for "~/.aws/credentials"). */
+ * any directory ("/tmp/x/.aws/credentials" for "~/.aws/credentials"), or the path has the name
+ * signature the sensor matches for one of its patterns (watch.h: "/tmp/p/Login Data" for
+ * "~/.config/google-chrome/PROFILE/Login Data"). */
 bool nj_store_has_path(const struct nj_store *st, const char *path);
 
 /* The embedded defaults, generated from the rules directory at build time (rules_default.c). */
