@@ -647,11 +647,17 @@ static void reader_key(const struct nj_proc *p, const struct nj_subject *s, char
 		const char *a = s->argv[i];
 
 		n = strlen(out);
-		/* -m MODULE, -Im MODULE: the module is the program */
-		if (a[0] == '-' && a[1] && a[strlen(a) - 1] == 'm' && a[1] != '-' &&
-		    i + 1 < s->argc) {
+		/* -m MODULE, or flags that take no value ending in m (-Im): the module is the
+		 * program. Anything else ending in m (-Wm, "-c...m") is not. */
+		if (a[0] == '-' && a[1] && strspn(a + 1, "bBdEhiIOqsSuvx") == strlen(a) - 2 &&
+		    a[strlen(a) - 1] == 'm' && i + 1 < s->argc) {
 			snprintf(out + n, len - n, " -m %s", s->argv[i + 1]);
 			break;
+		}
+		/* a flag that takes a value: the value is not the script */
+		if (a[0] == '-' && a[1] && a[2] == '\0' && strchr("cWXQ", a[1])) {
+			i++;
+			continue;
 		}
 		if (a[0] != '-') {
 			snprintf(out + n, len - n, " %s", a);
