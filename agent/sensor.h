@@ -49,6 +49,11 @@ int nj_sensor_watch_name(struct nj_sensor *s, const char leaf[NJ_LEAF_MAX], uint
 void nj_sensor_watch_end(struct nj_sensor *s, size_t *n_inodes, size_t *n_names);
 /* The map every rescan updates: for nj_privs_drop() to test map access without privileges. */
 int nj_sensor_watch_map_fd(const struct nj_sensor *s);
+/* Destination lists: add one prefix of list index list - 1 (IPv4 as ::ffff:a.b.c.d with
+ * prefixlen + 96). Returns 0 or -errno (-ENOSPC when the trie is full). */
+int nj_sensor_intel_add(struct nj_sensor *s, const uint8_t addr[16], uint32_t prefixlen,
+			uint16_t list);
+
 /* Watch entries refused because a map was full, since start. */
 uint64_t nj_sensor_watch_errors(const struct nj_sensor *s);
 
