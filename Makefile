@@ -65,7 +65,7 @@ endif
 .SECONDARY:
 .PHONY: all deps run check unit integration fuzz bench format format-check clean
 
-all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(COLLECTOR)
+all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(COLLECTOR) $(COLL_LOAD)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
