@@ -48,7 +48,9 @@ struct njc_host {
 	unsigned int unacked; /* its batches received and not yet acknowledged */
 	struct njc_host *next_in_group;
 	struct njc_host *next_hash;
-	void *sink_priv; /* the sink's per-host state */
+	unsigned int failures; /* storage failures: the sink counts one whenever it closes the
+				* host after an error (opened = false) */
+	void *sink_priv;       /* the sink's per-host state */
 };
 
 /* A batch received and not yet acknowledged. */
@@ -57,10 +59,10 @@ struct njc_pending {
 	struct njc_host *host; /* NULL for a refusal */
 	uint64_t first_seq;
 	uint32_t count;
-	uint64_t last_new;  /* highest sequence this batch stored, 0 if none */
-	uint64_t t_recv_ns; /* CLOCK_MONOTONIC, for the latency figures */
-	char *error;	    /* refused or failed: the Ack's error, then close */
-	void *sink_priv;    /* the sink's handle for this batch */
+	uint64_t last_new;     /* highest sequence this batch stored, 0 if none */
+	uint64_t t_recv_ns;    /* CLOCK_MONOTONIC, for the latency figures */
+	unsigned int failures; /* host->failures when received */
+	char *error;	       /* refused or failed: the Ack's error, then close */
 	struct njc_pending *next_in_group;
 };
 

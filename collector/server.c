@@ -559,6 +559,7 @@ static void batch(struct njc_conn *c, const uint8_t *frame, size_t len)
 	p->first_seq = first;
 	p->count = (uint32_t)n;
 	p->t_recv_ns = njc_now_ns();
+	p->failures = h->failures;
 	s->records_in += n;
 	/* records at or below the mark are stored already: acknowledged, not stored again */
 	skip = h->accepted >= first ? h->accepted - first + 1 : 0;
@@ -801,6 +802,11 @@ static void ack_job(struct njc_server *s, struct njc_pending *head)
 	for (p = head; p; p = next) {
 		next = p->next_in_group;
 		c = p->conn;
+		/* Its records may have been skipped as already received by a batch that then
+		 * failed to be stored: only a resend can tell, so it is refused too. */
+		if (p->host && p->failures != p->host->failures && !p->error)
+			p->error = strdup("storage failed: an earlier batch of this host was not "
+					  "stored; resend");
 		if (p->host) {
 			p->host->unacked--;
 			if (!p->error && p->last_new > p->host->durable)

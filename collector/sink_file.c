@@ -85,6 +85,7 @@ static struct file_sink *fs_of(struct njc_sink *s)
 
 static void close_host(struct njc_host *h)
 {
+	h->failures++;
 	nj_spool_close(h->sink_priv);
 	h->sink_priv = NULL;
 	h->opened = false;
