@@ -236,8 +236,6 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 COLLECTOR  := $(OUTPUT)/nightjar-collector
-# the collector's default configuration, from the collector's sources
-COLLECTOR_CONF ?= collector/collector.yaml
 
 install: install-agent $(if $(wildcard collector/*.c),install-collector)
 
@@ -258,7 +256,7 @@ install-collector: $(COLLECTOR)
 	$(Q)install -D -m 0755 $(COLLECTOR) $(DESTDIR)$(SBINDIR)/nightjar-collector
 	$(Q)install -D -m 0644 packaging/man/nightjar-collector.8 \
 		$(DESTDIR)$(MANDIR)/man8/nightjar-collector.8
-	$(Q)install -D -m 0644 $(COLLECTOR_CONF) $(DESTDIR)$(SYSCONFDIR)/nightjar/collector.yaml
+	$(Q)install -D -m 0644 packaging/etc/collector.yaml $(DESTDIR)$(SYSCONFDIR)/nightjar/collector.yaml
 	$(Q)install -D -m 0644 packaging/systemd/nightjar-collector.service \
 		$(DESTDIR)$(UNITDIR)/nightjar-collector.service
 	$(Q)install -D -m 0644 packaging/sysusers/nightjar-collector.conf \

@@ -113,6 +113,13 @@ rpm_files() {
 		"$NJ_TOP/.output/nightjarctl" "$c" --help; done | opts | grep -v -e '--output') \
 		<(man_opts nightjarctl | grep -v -e '--output')
 	diff -u <("$NJ_TOP/packaging/nightjar-enrol" --help | opts) <(man_opts nightjar-enrol)
+	if has_collector; then
+		dpkg-deb -x "$(deb nightjar-collector)" "$mandir"
+		# the collector's help leaves out --version and --help, which it accepts
+		diff -u <({ "$NJ_TOP/.output/nightjar-collector" --help
+			"$NJ_TOP/.output/nightjar-collector" status --help
+			echo --version --help; } | opts) <(man_opts nightjar-collector)
+	fi
 }
 
 @test "the package installs, and its units pass systemd-analyze verify" {
