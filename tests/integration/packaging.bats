@@ -215,6 +215,69 @@ run_as_unit() {
 	rm -rf "$home"
 }
 
+# make_cert DIR NAME: a key and a certificate for NAME signed by DIR/ca.{crt,key}
+make_cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/$2.key" \
+		-out "$1/$2.csr" -subj "/CN=$2" 2>/dev/null
+	openssl x509 -req -in "$1/$2.csr" -CA "$1/ca.crt" -CAkey "$1/ca.key" -CAcreateserial \
+		-days 2 -out "$1/$2.crt" 2>/dev/null
+}
+
+@test "nightjar-enrol: one idempotent step; refused input changes nothing" {
+	[ -x /usr/sbin/nightjar-enrol ] || skip "the package is not installed"
+	printf 'collector:\n  address: "c.example:6445"\n' >"$BATS_TEST_TMPDIR/probe.yaml"
+	if /usr/sbin/nightjar-agent --check-config --config "$BATS_TEST_TMPDIR/probe.yaml" 2>&1 |
+		grep -q "unknown key 'collector'"; then
+		skip "this agent has no collector: settings yet (they come with the ship branch)"
+	fi
+	pki=$BATS_TEST_TMPDIR/pki
+	mkdir -p "$pki"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-keyout "$pki/ca.key" -out "$pki/ca.crt" -subj /CN=test-ca 2>/dev/null
+	make_cert "$pki" host
+	make_cert "$pki" other
+
+	run /usr/sbin/nightjar-enrol --collector c.example:6445 --ca "$pki/ca.crt" \
+		--cert "$pki/host.crt" --key "$pki/host.key" --no-restart
+	[ "$status" -eq 0 ] && [[ "$output" == *"(changed)"* ]] || { echo "$output"; false; }
+	[ "$(stat -c '%U:%G %a' /etc/nightjar/tls/host.key)" = "root:nightjar 640" ]
+	cmp "$pki/host.crt" /etc/nightjar/tls/host.crt
+	grep -qx '  address: "c.example:6445"' /etc/nightjar/agent.yaml
+	grep -qx '  key: /etc/nightjar/tls/host.key' /etc/nightjar/agent.yaml
+	/usr/sbin/nightjar-agent --check-config
+	# the packaged settings above the block are still there
+	grep -qx 'state_dir: /var/lib/nightjar' /etc/nightjar/agent.yaml
+	before=$(md5sum /etc/nightjar/agent.yaml /etc/nightjar/tls/*)
+
+	# the same input again: nothing changes
+	run /usr/sbin/nightjar-enrol --collector c.example:6445 --ca "$pki/ca.crt" \
+		--cert "$pki/host.crt" --key "$pki/host.key" --no-restart
+	[ "$status" -eq 0 ] && [[ "$output" == *"(unchanged)"* ]]
+	[ "$(md5sum /etc/nightjar/agent.yaml /etc/nightjar/tls/*)" = "$before" ]
+
+	# a certificate with another host's key is refused before anything is written
+	run /usr/sbin/nightjar-enrol --collector c.example:6445 --ca "$pki/ca.crt" \
+		--cert "$pki/host.crt" --key "$pki/other.key" --no-restart
+	[ "$status" -eq 1 ] && [[ "$output" == *"does not match the key"* ]]
+	[ "$(md5sum /etc/nightjar/agent.yaml /etc/nightjar/tls/*)" = "$before" ]
+
+	# a bundle (docs/enrolment.md) replaces the block: one collector: key, the new address
+	bundle=$BATS_TEST_TMPDIR/bundle
+	mkdir -p "$bundle"
+	cp "$pki/ca.crt" "$bundle/ca.crt"
+	cp "$pki/other.crt" "$bundle/host.crt"
+	cp "$pki/other.key" "$bundle/host.key"
+	printf 'collector:\n  address: "d.example:6445"\n  server_name: "d.example"\n' \
+		>"$bundle/collector.yaml"
+	run /usr/sbin/nightjar-enrol --bundle "$bundle" --no-restart
+	[ "$status" -eq 0 ] && [[ "$output" == *"(changed)"* ]] || { echo "$output"; false; }
+	[ "$(grep -c '^collector:' /etc/nightjar/agent.yaml)" -eq 1 ]
+	grep -qx '  address: "d.example:6445"' /etc/nightjar/agent.yaml
+	grep -qx '  server_name: "d.example"' /etc/nightjar/agent.yaml
+	cmp "$pki/other.key" /etc/nightjar/tls/host.key
+	/usr/sbin/nightjar-agent --check-config
+}
+
 @test "purge removes every file, the configuration and the state" {
 	[ -x /usr/sbin/nightjar-agent ] || skip "the package is not installed"
 	dpkg -L nightjar-agent | while read -r f; do [ -d "$f" ] || echo "$f"; done \
