@@ -676,7 +676,8 @@ int main(int argc, char **argv)
 	a.sensor = nj_sensor_start(&sopts);
 	if (!a.sensor) {
 		if (geteuid() != 0)
-			nj_err("nightjar-agent needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
+			nj_err("loading needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN "
+			       "(docs/hardening.md)");
 		goto out_output;
 	}
 	refresh_watch(&a);
