@@ -42,7 +42,7 @@ has_collector() { ls "$NJ_TOP"/collector/*.c >/dev/null 2>&1; }
 # the file list of a package, normalised: see docs/packaging.md, "deb and rpm"
 normalise() {
 	sed -e 's|^\./|/|' -e 's|^/lib/systemd/|/usr/lib/systemd/|' -e 's|\.gz$||' |
-		grep -v -e '^/usr/share/doc/' -e '^/usr/lib/\.build-id' | sort
+		grep -v -e '^/usr/share/doc/' -e '^/usr/share/lintian/' -e '^/usr/lib/\.build-id' | sort
 }
 # non-directories, and the directories the package owns under /etc/nightjar
 deb_files() {
@@ -50,7 +50,8 @@ deb_files() {
 		awk '$1 != "d" || $2 ~ /^\.\/etc\/nightjar\// { sub(/\/$/, "", $2); print $2 }' | normalise
 }
 rpm_files() {
-	rpm -qlvp "$1" 2>/dev/null | awk '{ print substr($1, 1, 1), $NF }' |
+	rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$1" 2>/dev/null |
+		awk '{ print substr($1, 1, 1), $2 }' |
 		awk '$1 != "d" || $2 ~ /^\/etc\/nightjar/ { print $2 }' | normalise
 }
 
@@ -78,9 +79,10 @@ rpm_files() {
 		"$PKG_DIR"/nightjar_"$(pkg_version)"_*.changes
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	for f in "$NJ_TOP"/packaging/debian/*.lintian-overrides; do
-		# each override comes right after the comment that justifies it
-		awk 'NF && !/^#/ && prev !~ /^#/ { print FILENAME ":" NR ": no reason given"; bad = 1 }
-		     { prev = $0 } END { exit bad }' "$f"
+		# each override comes after the comment that justifies it (one comment may cover a
+		# run of overrides for the same reason)
+		awk 'NF && !/^#/ && !justified { print FILENAME ":" NR ": no reason given"; bad = 1 }
+		     /^#/ { justified = 1 } !NF { justified = 0 } END { exit bad }' "$f"
 	done
 }
 
@@ -109,8 +111,9 @@ rpm_files() {
 			sed 's/\\-/-/g' | opts
 	}
 	diff -u <("$NJ_TOP/.output/nightjar-agent" --help | opts) <(man_opts nightjar-agent)
-	diff -u <(for c in read tail capture status; do
-		"$NJ_TOP/.output/nightjarctl" "$c" --help; done | opts | grep -v -e '--output') \
+	diff -u <({ for c in read tail capture status; do
+		"$NJ_TOP/.output/nightjarctl" "$c" --help; done
+		echo --help; } | opts | grep -v -e '--output') \
 		<(man_opts nightjarctl | grep -v -e '--output')
 	diff -u <("$NJ_TOP/packaging/nightjar-enrol" --help | opts) <(man_opts nightjar-enrol)
 	if has_collector; then
