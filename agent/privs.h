@@ -15,7 +15,7 @@
  * with what it had). */
 int nj_privs_drop(int watch_map_fd);
 
-/* What the agent kept, for status: "uid 998, capabilities cap_dac_read_search" or
+/* What the agent kept, for status: "uid 995, capabilities cap_dac_read_search" or
  * "not dropped: ..." before or without a drop. */
 const char *nj_privs_kept(void);
 
