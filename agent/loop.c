@@ -96,6 +96,25 @@ void nj_loop_del_fd(struct nj_loop *loop, int fd)
 		}
 }
 
+int nj_loop_set_events(struct nj_loop *loop, int fd, unsigned int events)
+{
+	int i;
+
+	for (i = 0; i < loop->n; i++)
+		if (loop->h[i].fd == fd && !loop->h[i].is_timer) {
+			struct epoll_event ev = {.data.ptr = &loop->h[i]};
+
+			ev.events = (events & NJ_LOOP_READ ? EPOLLIN : 0u) |
+				    (events & NJ_LOOP_WRITE ? EPOLLOUT : 0u);
+			if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
+				nj_err("epoll_ctl(MOD, fd %d): %s", fd, strerror(errno));
+				return -errno;
+			}
+			return 0;
+		}
+	return -ENOENT;
+}
+
 int nj_loop_add_fd(struct nj_loop *loop, int fd, nj_fd_cb cb, void *arg)
 {
 	return add(loop, fd, false, cb, arg);

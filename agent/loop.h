@@ -14,6 +14,11 @@ struct nj_loop *nj_loop_new(void);
 void nj_loop_free(struct nj_loop *loop);
 
 int nj_loop_add_fd(struct nj_loop *loop, int fd, nj_fd_cb cb, void *arg);
+/* What wakes fd's callback from now on: NJ_LOOP_READ, NJ_LOOP_WRITE, both, or 0 (paused).
+ * (The same call as on the collector branch, which replaces this implementation.) */
+#define NJ_LOOP_READ  1u
+#define NJ_LOOP_WRITE 2u
+int nj_loop_set_events(struct nj_loop *loop, int fd, unsigned int events);
 /* Stop watching fd (the caller closes it). Safe from inside a callback, even fd's own. */
 void nj_loop_del_fd(struct nj_loop *loop, int fd);
 /* A periodic timer (timerfd, CLOCK_MONOTONIC); the first run is one period from now. */
