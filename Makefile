@@ -36,6 +36,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
 CTL        := $(OUTPUT)/nightjarctl
 SPOOL_BENCH := $(OUTPUT)/nightjar-spool-bench
+SHIP_BENCH := $(OUTPUT)/nightjar-ship-bench
 FUZZ_READER := $(OUTPUT)/fuzz_reader
 # the modules the record reader runs through, fuzzed with libFuzzer and sanitizers
 FUZZ_SRCS  := agent/spool.c agent/pbjson.c agent/json.c agent/text.c agent/log.c
@@ -55,7 +56,7 @@ endif
 .SECONDARY:
 .PHONY: all deps run check unit integration fuzz bench format format-check clean
 
-all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH)
+all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(SHIP_BENCH)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -120,6 +121,11 @@ $(SPOOL_BENCH): bench/spool_bench.c $(OUTPUT)/agent/spool.o $(OUTPUT)/agent/log.
 		$(OUTPUT)/agent/nightjar.pb-c.o | $(PROTO_H)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(filter %.o,$^) -lprotobuf-c -lz -o $@
+
+# the agent's shipper without the sensor: catch-up throughput needs no BPF
+$(SHIP_BENCH): bench/ship_bench.c $(CTL_OBJS) | $(PROTO_H)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(CTL_OBJS) $(LDLIBS) -o $@
 
 $(FUZZ_READER): tests/fuzz/fuzz_reader.c $(FUZZ_SRCS) $(PROTO_C) | $(PROTO_H)
 	$(call msg,FUZZ,$@)
