@@ -1199,7 +1199,7 @@ void nj_config_defaults(struct nj_config *cfg)
 		.collector =
 			{
 				.batch_records = 2048,
-				.batch_bytes = 1 * MIB,
+				.batch_bytes = 256 * KIB,
 				.window = 8,
 				.reconnect_min_ms = SEC_MS,
 				.reconnect_max_ms = 5 * MIN_MS,

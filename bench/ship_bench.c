@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "cursor.h"
 #include "host.h"
 #include "log.h"
 #include "loop.h"
@@ -64,7 +65,10 @@ int main(int argc, char **argv)
 {
 	struct nj_config cfg;
 	struct nj_spool_opts so = {0};
-	struct nj_spool_stats sp;
+	struct nj_cursor *cur;
+	const uint8_t *payload;
+	uint64_t seq;
+	size_t len;
 	struct nj_ship_stats st;
 	struct run r = {0};
 	char err[1024], dir[4096 + 8], id[33];
@@ -89,8 +93,13 @@ int main(int argc, char **argv)
 	so.max_age_ms = cfg.spool_max_age_ms;
 	if (nj_spool_open(&r.spool, &so, err, sizeof(err)) < 0)
 		die("%s", err);
-	nj_spool_stats(r.spool, &sp);
-	r.last_seq = sp.next_seq - 1;
+	/* the last record's number: next_seq may lie beyond it, after a gap (docs/spool.md) */
+	cur = nj_cursor_open(dir, 0);
+	while (cur && nj_cursor_next(cur, &seq, &payload, &len) == 1)
+		r.last_seq = seq;
+	nj_cursor_close(cur);
+	if (!r.last_seq)
+		die("%s holds no record", dir);
 	r.loop = nj_loop_new();
 	if (!r.loop)
 		die("out of memory");
