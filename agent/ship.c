@@ -680,6 +680,10 @@ static void pump(struct nj_ship *s)
 {
 	int n, e;
 
+	/* caught up with the spool: no need to look at its files (the tick comes 10 times a
+	 * second) */
+	if (s->next_seq >= nj_spool_next_seq(s->spool) && s->out_off == s->out_len)
+		return;
 	while (s->state == ST_STREAMING && s->fl_n < s->cc.window) {
 		n = nj_batch_fill(&s->batch, s->cur, s->cc.batch_records, s->cc.batch_bytes);
 		if (n <= 0)
