@@ -173,7 +173,8 @@ same_records() {
 	retry 50 0.1 grep -q "shipping to 127.0.0.1:$PORT: connect: Connection refused" "$AGENT_ERR"
 	[ "$(ship_status .state)" = backoff ]
 	ship_status .last_error | grep -q "Connection refused"
-	[ "$(ship_status .backlog_records)" -gt 100000 ]
+	# (a flood may overrun the ring buffer: not every open is a record)
+	[ "$(ship_status .backlog_records)" -gt 50000 ]
 	start_coll "$BATS_TEST_TMPDIR"
 	# mid-stream: some stored, not all
 	retry 300 0.02 bash -c "[ \"\$(\"$NJ_COLLECTOR\" status --json --config '$CDIR/collector.yaml' |
@@ -208,7 +209,7 @@ same_records() {
 	start_agent "$BATS_TEST_TMPDIR" --config "$BATS_TEST_TMPDIR/agent.yaml"
 	# it resumes from the position it saved (at most ~0.5 s old), not from the start
 	grep -q "shipping to 127.0.0.1:$PORT as host $HOST_ID, from sequence [1-9][0-9]*" "$AGENT_ERR"
-	! grep -q "from sequence 1\$" "$AGENT_ERR"
+	[ -z "$(grep "from sequence 1\$" "$AGENT_ERR")" ]
 	python3 "$TRIGGER" flood "$BATS_TEST_TMPDIR/token" 1000 >/dev/null
 	wait_shipped
 	stop_agent
