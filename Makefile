@@ -66,7 +66,7 @@ endif
 .SECONDARY:
 .PHONY: all deps run check unit integration fuzz bench format format-check clean
 
-all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(SHIP_BENCH) $(COLLECTOR)
+all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(SHIP_BENCH) $(COLLECTOR) $(COLL_LOAD)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@

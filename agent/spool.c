@@ -650,15 +650,25 @@ int nj_spool_sync(struct nj_spool *s)
 	return 0;
 }
 
-int nj_spool_dirty(const struct nj_spool *s)
+int nj_spool_sync_handles(struct nj_spool *s, int *fd, int *dirfd)
 {
-	return s->dirty || s->wlen;
-}
+	int e = nj_spool_flush(s);
 
-void nj_spool_mark_synced(struct nj_spool *s)
-{
+	if (e)
+		return e;
+	if (!s->dirty || s->fd < 0)
+		return 0;
+	*fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	*dirfd = s->dir_dirty ? fcntl(s->dirfd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (*fd < 0 || (s->dir_dirty && *dirfd < 0)) {
+		e = -errno;
+		if (*fd >= 0)
+			close(*fd);
+		return e;
+	}
 	s->dirty = false;
 	s->dir_dirty = false;
+	return 1;
 }
 
 void nj_spool_stats(const struct nj_spool *s, struct nj_spool_stats *st)

@@ -72,11 +72,11 @@ int nj_spool_flush(struct nj_spool *s);
 void nj_spool_pending(const struct nj_spool *s, const uint8_t **frames, size_t *len);
 /* Make what was appended durable (fdatasync). Called on the flush timer, not per record. */
 int nj_spool_sync(struct nj_spool *s);
-/* Flushed and not yet made durable (nj_spool_flush() since the last sync)? */
-int nj_spool_dirty(const struct nj_spool *s);
-/* Whoever made the whole file system durable at once (syncfs, after nj_spool_flush()) says so:
- * the next nj_spool_sync() then has nothing to do. */
-void nj_spool_mark_synced(struct nj_spool *s);
+/* For a sync made elsewhere (the collector's sync threads): flush, then hand out what needs
+ * fdatasync (*fd) and fsync (*dirfd, -1 when no segment was created), as dup()s the caller
+ * closes, and count as synced. Returns 1 with both set, 0 when nothing needs syncing, -errno
+ * when the flush or a dup failed. */
+int nj_spool_sync_handles(struct nj_spool *s, int *fd, int *dirfd);
 /* Apply the age bound (called periodically); the size bound is applied at each rotation. */
 void nj_spool_maintain(struct nj_spool *s);
 void nj_spool_stats(const struct nj_spool *s, struct nj_spool_stats *st);

@@ -38,11 +38,12 @@ struct njc_host {
 	uint64_t last_gap_to;
 	uint64_t last_seen_utc_ns; /* last batch received */
 	uint64_t last_seen_mono_ms;
-	uint64_t rate_mark; /* records at the last rate tick */
-	double rate;	    /* records/s, smoothed */
-	unsigned int conns; /* connections that sent a batch for it now */
-	bool silent;	    /* reported silent (logged once) */
-	bool in_group;	    /* touched in the current commit round */
+	uint64_t rate_mark;   /* records at the last rate tick */
+	double rate;	      /* records/s, smoothed */
+	unsigned int conns;   /* connections that sent a batch for it now */
+	bool silent;	      /* reported silent (logged once) */
+	bool in_group;	      /* touched in the round being gathered */
+	unsigned int unacked; /* its batches received and not yet acknowledged */
 	struct njc_host *next_in_group;
 	struct njc_host *next_hash;
 	void *sink_priv; /* the sink's per-host state */
@@ -75,8 +76,12 @@ struct njc_sink_ops {
 		     size_t errlen);
 	/* Make durable everything stored since the last commit. The hosts touched are listed
 	 * (next_in_group), as are the batches; a batch whose records could not be made durable
-	 * gets p->error set (malloc'd), and its host is reopened from the sink's storage. */
-	void (*commit)(struct njc_sink *s, struct njc_host *hosts, struct njc_pending *batches);
+	 * gets p->error set (malloc'd), and its host is reopened from the sink's storage.
+	 * Returns 0 when done, or 1 when the work goes on elsewhere: the sink then makes done_fd
+	 * readable, and finish() completes it. One commit at a time; the loop goes on reading
+	 * (and storing) the next round meanwhile. */
+	int (*commit)(struct njc_sink *s, struct njc_host *hosts, struct njc_pending *batches);
+	void (*finish)(struct njc_sink *s);
 	/* Its part of the status: text lines to out, or (j not NULL) members of an object. */
 	void (*status)(struct njc_sink *s, FILE *out, struct nj_json *j);
 	void (*close)(struct njc_sink *s);
@@ -84,6 +89,7 @@ struct njc_sink_ops {
 
 struct njc_sink {
 	const struct njc_sink_ops *ops;
+	int done_fd; /* -1 for a sink whose commit is always done on return */
 };
 
 struct njc_sink *njc_sink_file_open(const struct njc_config *cfg, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,9 +30,9 @@
 
 /* certificate names a connection may speak for: CN, SAN DNS names, nightjar:host: URIs */
 #define NAMES_MAX 8
-/* a connection with this many unacknowledged batches, or this much read in one round, is
- * not read from until the round is committed: one fast agent cannot starve the rest, and one
- * that never reads its Acks is held up by TCP */
+/* a connection with this many unacknowledged batches, or this many Ack bytes it has not
+ * taken, is not read from until Acks go out: one that never reads its Acks is held up by TCP.
+ * One callback reads at most ROUND_READ_MAX, so one fast agent cannot starve the rest. */
 #define PENDING_MAX	 1024
 #define ROUND_READ_MAX	 (4u << 20)
 #define OUT_MAX		 (1u << 20)
@@ -52,20 +53,19 @@ struct njc_conn {
 	struct nj_wire_dec dec;
 	uint8_t *out;
 	size_t outlen, outoff, outcap;
-	size_t npend;	     /* batches in the current round */
-	size_t round_bytes;  /* read in the current round */
+	size_t npend;	     /* batches received and not yet acknowledged */
 	bool paused;	     /* not read from until the round is committed */
 	bool write_blocked;  /* SSL_write wants the socket writable */
 	bool read_blocked_w; /* SSL_read wants the socket writable */
 	bool hs_wants_write; /* the handshake does */
 	bool failed;	     /* an error Ack was queued: nothing more is acknowledged */
-	bool in_round;	     /* on the round's connection list */
+	bool in_flush;	     /* on the list of connections with new Acks */
 	bool dead;	     /* closed; freed when the round ends */
 	uint64_t started_ms, last_rx_ms;
 	struct njc_host *host; /* the host it spoke for last */
 	struct njc_server *srv;
 	struct njc_conn *prev, *next;
-	struct njc_conn *next_in_round;
+	struct njc_conn *next_flush;
 };
 
 struct njc_server {
@@ -77,11 +77,12 @@ struct njc_server {
 	struct njc_conn *conns;
 	size_t nconns;
 	struct nj_arena arena; /* one Batch unpacked at a time */
-	/* the round: batches received, hosts touched, connections to answer */
+	/* the round being gathered: batches received, hosts touched */
 	struct njc_pending *round_head, *round_tail;
 	struct njc_host *round_hosts;
-	struct njc_conn *round_conns;
-	size_t round_batches;
+	/* the previous round, being made durable by the sink (at most one at a time) */
+	struct njc_pending *job_head;
+	bool job_active;
 	struct njc_conn *dead; /* closed during the round, freed after it */
 	uint64_t started_ms;
 	/* counters for the status */
@@ -330,19 +331,13 @@ static void conn_close(struct njc_conn *c, const char *why)
 	if (why)
 		nj_info("peer %s%s%s: closed: %s", c->peer, c->host ? " host " : "",
 			c->host ? c->host->id : "", why);
-	/* its batches of this round are still committed, just not acknowledged */
+	/* its batches are still committed, just not acknowledged */
 	for (p = s->round_head; p; p = p->next_in_group)
 		if (p->conn == c)
 			p->conn = NULL;
-	if (c->in_round) {
-		struct njc_conn **pp;
-
-		for (pp = &s->round_conns; *pp; pp = &(*pp)->next_in_round)
-			if (*pp == c) {
-				*pp = c->next_in_round;
-				break;
-			}
-	}
+	for (p = s->job_head; p; p = p->next_in_group)
+		if (p->conn == c)
+			p->conn = NULL;
 	if (c->host)
 		c->host->conns--;
 	nj_loop_del_fd(s->loop, c->fd);
@@ -426,15 +421,10 @@ static void join_round(struct njc_server *s, struct njc_pending *p)
 	else
 		s->round_head = p;
 	s->round_tail = p;
-	s->round_batches++;
-	if (p->conn) {
+	if (p->conn)
 		p->conn->npend++;
-		if (!p->conn->in_round) {
-			p->conn->in_round = true;
-			p->conn->next_in_round = s->round_conns;
-			s->round_conns = p->conn;
-		}
-	}
+	if (p->host)
+		p->host->unacked++;
 	if (p->host && !p->host->in_group) {
 		p->host->in_group = true;
 		p->host->next_in_group = s->round_hosts;
@@ -524,7 +514,7 @@ static void batch(struct njc_conn *c, const uint8_t *frame, size_t len)
 			return;
 		}
 		nj_info("host %s: stored through sequence %" PRIu64, h->id, h->durable);
-	} else if (c->host != h && s->sink->ops->host_refresh && !h->in_group) {
+	} else if (c->host != h && s->sink->ops->host_refresh && !h->unacked) {
 		e = s->sink->ops->host_refresh(s->sink, h, err, sizeof(err));
 		if (e) {
 			s->storage_failures++;
@@ -594,8 +584,8 @@ static void conn_read(struct njc_conn *c)
 {
 	struct njc_server *s = c->srv;
 	const uint8_t *frame;
+	size_t room, flen, got = 0;
 	char why[256];
-	size_t room, flen;
 	uint8_t *buf;
 	int n, r;
 
@@ -628,7 +618,7 @@ static void conn_read(struct njc_conn *c)
 		}
 		nj_wire_dec_commit(&c->dec, (size_t)n);
 		c->last_rx_ms = njc_now_ms();
-		c->round_bytes += (size_t)n;
+		got += (size_t)n;
 		while (c->state == CONN_OPEN &&
 		       (r = nj_wire_dec_next(&c->dec, &frame, &flen, why, sizeof(why))) != 0) {
 			if (r < 0) {
@@ -639,9 +629,12 @@ static void conn_read(struct njc_conn *c)
 			}
 			batch(c, frame, flen);
 		}
-		if (c->npend >= PENDING_MAX || c->round_bytes >= ROUND_READ_MAX ||
-		    c->outlen - c->outoff >= OUT_MAX)
+		if (c->npend >= PENDING_MAX || c->outlen - c->outoff >= OUT_MAX)
 			c->paused = true;
+		/* fair shares: the socket stays readable, so epoll brings us back to it after
+		 * the others (unless TLS holds the rest of a record, which no event announces) */
+		if (got >= ROUND_READ_MAX && !SSL_pending(c->ssl))
+			return;
 	}
 }
 
@@ -779,69 +772,120 @@ static void free_dead(struct njc_server *s)
 	}
 }
 
-/* The loop's idle hook: make the round durable, then acknowledge it. */
-static int commit_round(void *arg)
+/* Acknowledge the committed job, in each connection's batch order. */
+static void finish_job(struct njc_server *s)
 {
-	struct njc_server *s = arg;
+	struct njc_conn *c, *cn, *flush = NULL;
 	struct njc_pending *p, *next;
-	struct njc_conn *c, *cn;
-	struct njc_host *h, *hn;
-	uint64_t now;
+	uint64_t now = njc_now_ns();
 
-	if (!s->round_head) {
-		free_dead(s);
-		return -1;
-	}
-	s->sink->ops->commit(s->sink, s->round_hosts, s->round_head);
-	now = njc_now_ns();
-	for (p = s->round_head; p; p = next) {
+	for (p = s->job_head; p; p = next) {
 		next = p->next_in_group;
 		c = p->conn;
-		if (p->host && !p->error && p->last_new > p->host->durable)
-			p->host->durable = p->last_new;
-		if (p->host && !p->host->opened) {
+		if (p->host) {
+			p->host->unacked--;
+			if (!p->error && p->last_new > p->host->durable)
+				p->host->durable = p->last_new;
 			/* the sink reopens it from its storage at the next batch */
-			p->host->durable = p->host->accepted = 0;
+			if (!p->host->opened)
+				p->host->durable = p->host->accepted = 0;
 		}
-		if (c && !c->failed) {
-			if (p->error) {
-				c->failed = true;
-				c->state = CONN_CLOSING;
+		if (c) {
+			c->npend--;
+			if (!c->failed) {
+				if (p->error) {
+					c->failed = true;
+					c->state = CONN_CLOSING;
+				}
+				queue_ack(c, p->first_seq, p->count, p->host ? p->host->durable : 0,
+					  p->error);
+				s->acks++;
+				record_latency(s, now - p->t_recv_ns);
 			}
-			queue_ack(c, p->first_seq, p->count, p->host ? p->host->durable : 0,
-				  p->error);
-			s->acks++;
-			record_latency(s, now - p->t_recv_ns);
+			if (!c->in_flush) {
+				c->in_flush = true;
+				c->next_flush = flush;
+				flush = c;
+			}
 		}
 		free(p->error);
 		free(p);
 	}
-	s->round_head = s->round_tail = NULL;
-	s->round_batches = 0;
-	for (h = s->round_hosts; h; h = hn) {
-		hn = h->next_in_group;
-		h->in_group = false;
-		h->next_in_group = NULL;
-	}
-	s->round_hosts = NULL;
-	for (c = s->round_conns; c; c = cn) {
-		cn = c->next_in_round;
-		c->in_round = false;
-		c->npend = 0;
-		c->round_bytes = 0;
+	s->job_head = NULL;
+	for (c = flush; c; c = cn) {
+		cn = c->next_flush;
+		c->in_flush = false;
 		if (c->dead || !conn_flush(c))
 			continue;
-		if (c->paused) {
+		if (c->paused && c->npend < PENDING_MAX / 2 && c->outlen - c->outoff < OUT_MAX) {
 			c->paused = false;
 			/* TLS may hold decrypted bytes that no epoll event will announce */
 			conn_read(c);
 		}
 		update_events(c);
 	}
-	s->round_conns = NULL;
+}
+
+/* Hand the gathered round to the sink; the next round gathers meanwhile. */
+static void submit(struct njc_server *s)
+{
+	struct njc_host *h, *hn;
+	int r;
+
+	s->job_head = s->round_head;
+	s->round_head = s->round_tail = NULL;
+	r = s->sink->ops->commit(s->sink, s->round_hosts, s->job_head);
+	for (h = s->round_hosts; h; h = hn) {
+		hn = h->next_in_group;
+		h->in_group = false;
+		h->next_in_group = NULL;
+	}
+	s->round_hosts = NULL;
+	if (r == 0)
+		finish_job(s);
+	else
+		s->job_active = true;
+}
+
+/* The loop's idle hook: every ready connection has been read; commit what they sent. */
+static int on_idle(void *arg)
+{
+	struct njc_server *s = arg;
+
+	if (!s->job_active && s->round_head)
+		submit(s);
 	free_dead(s);
-	/* reading the paused connections may have started the next round */
-	return s->round_head ? 0 : -1;
+	/* reading paused connections in finish_job() may have gathered a round already */
+	return !s->job_active && s->round_head ? 0 : -1;
+}
+
+/* The sink's commit is done (its done_fd is readable). */
+static int on_sink_done(int fd, void *arg)
+{
+	struct njc_server *s = arg;
+
+	(void)fd;
+	if (!s->job_active)
+		return 0;
+	s->sink->ops->finish(s->sink);
+	s->job_active = false;
+	finish_job(s);
+	if (s->round_head)
+		submit(s);
+	return 0;
+}
+
+/* Commit and acknowledge everything received, waiting for the sink. */
+static void drain(struct njc_server *s)
+{
+	struct pollfd pfd = {.fd = s->sink->done_fd, .events = POLLIN};
+
+	while (s->job_active || s->round_head) {
+		if (!s->job_active)
+			submit(s);
+		if (s->job_active && poll(&pfd, 1, -1) > 0)
+			on_sink_done(pfd.fd, s);
+	}
 }
 
 /* ---- deadlines ---- */
@@ -865,7 +909,7 @@ static int on_tick(int fd, void *arg)
 			   now - c->last_rx_ms > cfg->frame_timeout_ms) {
 			s->stalled++;
 			conn_close(c, "stalled mid-frame (frame_timeout)");
-		} else if (c->state != CONN_HANDSHAKE && !c->in_round &&
+		} else if (c->state != CONN_HANDSHAKE && !c->npend &&
 			   now - c->last_rx_ms > cfg->idle_timeout_ms) {
 			s->idle_closed++;
 			conn_close(c, "idle (idle_timeout)");
@@ -1092,7 +1136,11 @@ struct njc_server *njc_server_open(const struct njc_config *cfg, struct nj_loop 
 		snprintf(err, errlen, "cannot watch the listening socket");
 		goto err_close;
 	}
-	nj_loop_set_idle(loop, commit_round, s);
+	if (sink->done_fd >= 0 && nj_loop_add_fd(loop, sink->done_fd, on_sink_done, s)) {
+		snprintf(err, errlen, "cannot watch the sink");
+		goto err_close;
+	}
+	nj_loop_set_idle(loop, on_idle, s);
 	return s;
 
 err_close:
@@ -1110,11 +1158,13 @@ void njc_server_close(struct njc_server *s)
 	if (!s)
 		return;
 	/* what was received is stored and acknowledged before the connections go */
-	commit_round(s);
+	drain(s);
 	while (s->conns)
 		conn_close(s->conns, NULL);
 	free_dead(s);
 	nj_loop_set_idle(s->loop, NULL, NULL);
+	if (s->sink->done_fd >= 0)
+		nj_loop_del_fd(s->loop, s->sink->done_fd);
 	nj_loop_del_fd(s->loop, s->lfd);
 	close(s->lfd);
 	nj_arena_free(&s->arena);

@@ -235,7 +235,7 @@ static int nats_store(struct njc_sink *s, struct njc_host *h, struct njc_pending
 	return 0;
 }
 
-static void nats_commit(struct njc_sink *s, struct njc_host *hosts, struct njc_pending *batches)
+static int nats_commit(struct njc_sink *s, struct njc_host *hosts, struct njc_pending *batches)
 {
 	struct nats_sink *n = ns_of(s);
 	struct timespec dl;
@@ -279,6 +279,7 @@ static void nats_commit(struct njc_sink *s, struct njc_host *hosts, struct njc_p
 	n->done = 0;
 	n->round++;
 	pthread_mutex_unlock(&n->mu);
+	return 0;
 }
 
 static void nats_status(struct njc_sink *s, FILE *out, struct nj_json *j)
@@ -393,6 +394,8 @@ struct njc_sink *njc_sink_nats_open(const struct njc_config *cfg, char *err, siz
 		return NULL;
 	}
 	n->base.ops = &nats_ops;
+	/* the commit waits for JetStream's acknowledgements itself */
+	n->base.done_fd = -1;
 	n->cfg = cfg;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);

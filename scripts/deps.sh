@@ -4,7 +4,8 @@
 set -eu
 
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
-libcmocka-dev libssl-dev openssl protobuf-c-compiler libprotobuf-c-dev bats jq clang-format iproute2 util-linux python3 procps"
+libcmocka-dev libssl-dev protobuf-c-compiler libprotobuf-c-dev bats jq clang-format iproute2 util-linux python3 procps
+libnats-dev nats-server openssl"
 
 missing=""
 for p in $PKGS; do

@@ -7,6 +7,10 @@ docs/wire.md over TLS 1.3 with a client certificate, with real nightjar.Record p
                             [--batch B] [--alert-every K] [--window W]
       send records N .. N+count-1 in batches of B, keeping at most W unacknowledged, wait
       for every Ack; print one JSON line per Ack (first, count, stored_through, error)
+  collector_client.py agent ... (as send)
+      behave like the agent's shipper: after any refusal, error or close, reconnect and
+      resend from the record after the last acknowledged one, until all are acknowledged;
+      print a JSON line per connection and a last {"done": ..., "acked": ...}
   collector_client.py raw   --port P ... --hex BYTES | --oversize N | --stall
       write raw bytes after the handshake and print what came back (Ack or close)
 Exit status: 0 when every batch was acknowledged without error, 1 on an error Ack, 2 when the
@@ -155,6 +159,12 @@ def do_send(args):
     seq, end = args.first, args.first + args.count
     outstanding = []
     rc = 0
+    if args.count == 0:
+        # an empty batch: where is the collector for this host?
+        s.sendall(frame(batch(args.host_id, args.first, [])))
+        ack = read_ack(s)
+        print(json.dumps(ack))
+        return 0 if ack is not None and not ack.get("error") else 1
     try:
         while seq < end or outstanding:
             while seq < end and len(outstanding) < args.window:
@@ -184,6 +194,51 @@ def do_send(args):
     return rc
 
 
+def do_agent(args):
+    end = args.first + args.count
+    acked = args.first - 1  # the agent keeps this on disk; here it lives in memory
+    deadline = time.monotonic() + args.timeout
+    connections = 0
+    while acked < end - 1:
+        if time.monotonic() > deadline:
+            print(json.dumps({"done": False, "acked": acked, "connections": connections}))
+            return 2
+        try:
+            s = connect(args)
+        except (OSError, ssl.SSLError):
+            time.sleep(0.1)
+            continue
+        connections += 1
+        print(json.dumps({"connected": connections, "resend_from": acked + 1}), flush=True)
+        seq, outstanding = acked + 1, []
+        try:
+            while acked < end - 1:
+                while seq < end and len(outstanding) < args.window:
+                    n = min(args.batch, end - seq)
+                    recs = [record(args.host_id, q,
+                                   args.alert_every and q % args.alert_every == 0)
+                            for q in range(seq, seq + n)]
+                    s.sendall(frame(batch(args.host_id, seq, recs)))
+                    outstanding.append((seq, n))
+                    seq += n
+                ack = read_ack(s)
+                if ack is None or ack.get("error"):
+                    print(json.dumps({"lost_connection": True, "ack": ack}), flush=True)
+                    break
+                first, n = outstanding.pop(0)
+                if (ack.get("first", 0), ack.get("count", 0)) != (first, n):
+                    print(json.dumps({"out_of_order": True}))
+                    return 1
+                acked = first + n - 1
+                if args.pause:
+                    time.sleep(args.pause)
+        except (OSError, ssl.SSLError) as e:
+            print(json.dumps({"io_error": str(e)}), flush=True)
+        s.close()
+    print(json.dumps({"done": True, "acked": acked, "connections": connections}))
+    return 0
+
+
 def do_raw(args):
     try:
         s = connect(args)
@@ -211,7 +266,7 @@ def do_raw(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["send", "raw"])
+    p.add_argument("mode", choices=["send", "agent", "raw"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--ca", required=True)
     p.add_argument("--cert")
@@ -229,7 +284,7 @@ def main():
     p.add_argument("--oversize", type=int)
     p.add_argument("--stall", action="store_true")
     args = p.parse_args()
-    return do_send(args) if args.mode == "send" else do_raw(args)
+    return {"send": do_send, "agent": do_agent, "raw": do_raw}[args.mode](args)
 
 
 if __name__ == "__main__":
