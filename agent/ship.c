@@ -859,7 +859,7 @@ struct nj_ship *nj_ship_start(struct nj_loop *loop, const struct nj_collector_co
 {
 	struct nj_ship *s = calloc(1, sizeof(*s));
 	struct nj_spool_stats st;
-	char path[4096 + 16], why[256];
+	char path[4096 + 16], why[1024];
 	uint64_t pos = 0;
 	int r;
 
@@ -882,8 +882,14 @@ struct nj_ship *nj_ship_start(struct nj_loop *loop, const struct nj_collector_co
 		goto err_free;
 	}
 	s->ctx = make_ctx(cc, err, errlen);
-	if (!s->ctx || check_chain(s->ctx, cc, host_id, err, errlen))
+	if (!s->ctx)
 		goto err_free;
+	/* An expired certificate (or one of another CA) is refused by --check-config, but at
+	 * start it must not cost the host its forensic record: record, and keep trying. */
+	if (check_chain(s->ctx, cc, host_id, why, sizeof(why)))
+		nj_err("%s; recording goes on, the collector will refuse this agent until the "
+		       "certificate is replaced (docs/enrolment.md)",
+		       why);
 	r = nj_ship_pos_read(path, &pos, why, sizeof(why));
 	if (r < 0)
 		nj_warn("shipping: %s; shipping the whole spool again (the collector drops "

@@ -38,7 +38,9 @@ int nj_ship_check(const struct nj_collector_config *cc, const char *host_id, cha
 		  size_t errlen);
 
 /* Start shipping the spool in spool_dir (the one spool is written to) as host_id. The
- * position is kept in state_dir/ship.pos. NULL with a message in err. */
+ * position is kept in state_dir/ship.pos. NULL with a message in err when the files cannot be
+ * used at all; a certificate the CA does not accept (expired...) is logged and the agent goes
+ * on recording. */
 struct nj_ship *nj_ship_start(struct nj_loop *loop, const struct nj_collector_config *cc,
 			      struct nj_spool *spool, const char *spool_dir, const char *state_dir,
 			      const char *host_id, char *err, size_t errlen);

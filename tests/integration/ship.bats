@@ -226,6 +226,13 @@ same_records() {
 	run "$NJ_AGENT" --config "$BATS_TEST_TMPDIR/agent.yaml" --check-config
 	[ "$status" -eq 1 ]
 	grep -q "agent.yaml:[0-9]*:[0-9]*: collector.cert '$OTHER/hosts/$HOST_ID.crt': not accepted by the CA in collector.ca" <<<"$output"
+	# at start the agent records anyway; the collector refuses it at the handshake
+	start_agent "$BATS_TEST_TMPDIR" --config "$BATS_TEST_TMPDIR/agent.yaml"
+	grep -q "not accepted by the CA in collector.ca .*; recording goes on" "$AGENT_ERR"
+	retry 50 0.1 grep -q "TLS handshake failed: .*certificate verify failed" "$CDIR/collector.log"
+	retry 50 0.1 grep -q "shipping to 127.0.0.1:$PORT: .*alert" "$AGENT_ERR"
+	[ "$(ship_status .acked_sequence)" -eq 0 ]
+	stop_agent
 
 	# a whole identity from another CA: the collector and the agent do not trust each other
 	agent_config "$OTHER/ca.crt" "$OTHER/hosts/$HOST_ID.crt" "$OTHER/hosts/$HOST_ID.key"
