@@ -158,8 +158,10 @@ same_records() {
 	# the acknowledged position is on disk
 	[ "$(cat "$STATE_DIR/ship.pos")" -ge "$through" ]
 	# health records carry the shipping counters
-	jq -e 'select(.event.action == "health") | .nightjar.health.ship_acked_records' \
-		"$AGENT_OUT" >/dev/null
+	health=$(jq -c 'select(.event.action == "health") | .nightjar.health' "$AGENT_OUT" | tail -n 1)
+	[ "$(field "$health" .ship_acked_records)" -ge 5000 ]
+	[ "$(field "$health" .ship_lost_records)" -eq 0 ]
+	[ "$(field "$health" .ship_acked_sequence)" -ge 5000 ]
 }
 
 @test "ship: an outage, then the collector killed (-9) mid-catch-up and restarted: every record exactly once" {
