@@ -532,6 +532,12 @@ Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *hos
 		c->spool_write_errors = h->spool_errors;
 		c->spool_truncated_bytes = h->spool_truncated;
 	}
+	c->has_ship_acked_sequence = c->has_ship_acked_records = h->has_ship;
+	c->has_ship_backlog_records = c->has_ship_lost_records = h->has_ship;
+	c->ship_acked_sequence = h->ship_acked_seq;
+	c->ship_acked_records = h->ship_acked;
+	c->ship_backlog_records = h->ship_backlog;
+	c->ship_lost_records = h->ship_lost;
 	ev->nj.health = c;
 	ev->health.nightjar = &ev->nj;
 	ev->rec.body_case = NIGHTJAR__RECORD__BODY_HEALTH;
