@@ -521,6 +521,9 @@ Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *hos
 	c->watch_errors = h->watch_errors;
 	c->processes = h->processes;
 	c->uptime_s = h->uptime_s;
+	c->has_alerts = c->has_alert_repeats = 1;
+	c->alerts = h->alerts;
+	c->alert_repeats = h->alert_repeats;
 	if (h->has_spool) {
 		c->has_spool_bytes = c->has_spool_segments = c->has_spool_oldest_sequence = 1;
 		c->has_spool_evicted_records = c->has_spool_write_errors = 1;

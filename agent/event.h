@@ -106,6 +106,7 @@ struct nj_health_in {
 	uint64_t spool_truncated;
 	bool has_ship; /* a collector is configured */
 	uint64_t ship_acked_seq, ship_acked, ship_backlog, ship_lost;
+	uint64_t alerts, alert_repeats;
 };
 Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *host,
 				  const struct nj_health_in *h, uint64_t utc_ns);
