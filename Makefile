@@ -14,7 +14,7 @@ VMLINUX_H ?= $(OUTPUT)/vmlinux.h
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -MMD -MP -I$(OUTPUT) -Ibpf -Iagent -D_GNU_SOURCE
-LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c -lcrypto
+LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c -lssl -lcrypto
 # BPF_PROG() declares every tracepoint argument, used or not.
 BPF_CFLAGS := -g -O2 $(WARN) -Wno-unused-function -Wno-unused-parameter -target bpf -D__TARGET_ARCH_$(ARCH) \
 	-I$(OUTPUT) -Ibpf -MMD -MP
@@ -41,6 +41,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
 CTL        := $(OUTPUT)/nightjarctl
 SPOOL_BENCH := $(OUTPUT)/nightjar-spool-bench
+SHIP_BENCH := $(OUTPUT)/nightjar-ship-bench
 FUZZ_READER := $(OUTPUT)/fuzz_reader
 # the modules the record reader runs through, fuzzed with libFuzzer and sanitizers
 FUZZ_SRCS  := agent/spool.c agent/pbjson.c agent/json.c agent/text.c agent/log.c
@@ -72,7 +73,7 @@ endif
 .PHONY: all deps run check unit integration fuzz bench format format-check clean \
 	install install-agent install-collector deb rpm
 
-all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(COLLECTOR) $(COLL_LOAD)
+all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(SHIP_BENCH) $(COLLECTOR) $(COLL_LOAD)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -168,6 +169,11 @@ $(SPOOL_BENCH): bench/spool_bench.c $(CTL_OBJS) | $(PROTO_H)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(CTL_OBJS) $(LDLIBS) -o $@
 
+# the agent's shipper without the sensor: catch-up throughput needs no BPF
+$(SHIP_BENCH): bench/ship_bench.c $(CTL_OBJS) | $(PROTO_H)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(CTL_OBJS) $(LDLIBS) -o $@
+
 $(FUZZ_READER): tests/fuzz/fuzz_reader.c $(FUZZ_SRCS) $(PROTO_C) | $(PROTO_H)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
@@ -213,6 +219,7 @@ check: deps
 bench: all
 	$(Q)bench/run.sh
 	$(Q)bench/spool.sh
+	$(Q)bench/ship.sh
 
 FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c collector/*.c collector/*.h \
 	tests/unit/*.c tests/fuzz/*.c bench/*.c)
