@@ -961,6 +961,10 @@ static int on_tick(int fd, void *arg)
 			nj_warn("peer %s: TLS handshake not finished after %" PRIu64 " ms", c->peer,
 				cfg->handshake_timeout_ms);
 			conn_close(c, NULL);
+		} else if (c->state == CONN_CLOSING && !c->npend &&
+			   now - c->last_rx_ms > cfg->frame_timeout_ms) {
+			/* its error Ack could not be delivered: the peer stopped reading */
+			conn_close(c, "did not take its last Ack (frame_timeout)");
 		} else if (c->state != CONN_HANDSHAKE && nj_wire_dec_partial(&c->dec) &&
 			   now - c->last_rx_ms > cfg->frame_timeout_ms) {
 			s->stalled++;
