@@ -832,7 +832,7 @@ static void ack_job(struct njc_server *s, struct njc_pending *head)
 				}
 				queue_ack(c, p->first_seq, p->count, p->host ? p->host->durable : 0,
 					  p->error);
-				s->acks++;
+				s->acks += !p->error;
 				record_latency(&s->ack_lat, now - p->t_recv_ns);
 			}
 			if (!c->in_flush) {
@@ -1028,10 +1028,11 @@ void njc_server_status(void *arg, FILE *out, bool json)
 			s->nconns, s->cfg->max_connections, s->accepted, s->refused_full,
 			s->handshake_failures);
 		fprintf(out,
-			"batches: %" PRIu64 " received, %" PRIu64 " acknowledged; %" PRIu64
-			" records received, %" PRIu64 " duplicates skipped; refused: %" PRIu64
-			" identity, %" PRIu64 " bad frames, %" PRIu64 " stalled, %" PRIu64
-			" idle, %" PRIu64 " storage failures\n",
+			"batches: %" PRIu64 " received, %" PRIu64
+			" acknowledged as stored; %" PRIu64 " records received, %" PRIu64
+			" duplicates skipped; refused: %" PRIu64 " identity, %" PRIu64
+			" bad frames, %" PRIu64 " stalled, %" PRIu64 " idle, %" PRIu64
+			" storage failures\n",
 			s->batches, s->acks, s->records_in, s->duplicates, s->identity_refusals,
 			s->bad_frames, s->stalled, s->idle_closed, s->storage_failures);
 		fprintf(out,
