@@ -14,16 +14,22 @@ PKG_DIR="$NJ_TOP/.output/pkg"
 setup_file() {
 	[ "$(id -u)" -eq 0 ] || return 0
 	# a copy from an earlier, interrupted run would hide what this one installs
-	if dpkg-query -W -f='${Status}' nightjar-agent 2>/dev/null | grep -q installed; then
-		DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq nightjar-agent >/dev/null
-	fi
+	purge_installed
+}
+
+# purge_installed: remove what an interrupted run may have left
+purge_installed() {
+	local p
+	for p in nightjar-agent nightjar-collector; do
+		if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed; then
+			DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "$p" >/dev/null
+		fi
+	done
 }
 
 teardown_file() {
 	[ "$(id -u)" -eq 0 ] || return 0
-	if dpkg-query -W -f='${Status}' nightjar-agent 2>/dev/null | grep -q installed; then
-		DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq nightjar-agent >/dev/null
-	fi
+	purge_installed
 	rm -rf /home/nj-pkgtest-*
 }
 
@@ -137,6 +143,15 @@ rpm_files() {
 	run systemd-analyze security --offline=yes /lib/systemd/system/nightjar-agent.service
 	echo "$output" | tail -n 1
 	[[ "$output" == *"Overall exposure level for nightjar-agent.service"* ]]
+	if has_collector; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$(deb nightjar-collector)" \
+			>/dev/null
+		getent passwd nightjar-collector >/dev/null
+		[ "$(stat -c '%U %a' /var/lib/nightjar-collector)" = "nightjar-collector 700" ]
+		/usr/sbin/nightjar-collector --check-config
+		run systemd-analyze verify /lib/systemd/system/nightjar-collector.service
+		[ "$status" -eq 0 ] && [ -z "$output" ] || { echo "$output"; false; }
+	fi
 }
 
 # run_as_unit ARGS...: the installed agent as nightjar-agent.service would run it: as the
@@ -295,15 +310,17 @@ make_cert() {
 	[ -f /etc/nightjar/agent.yaml ] && [ -d /var/lib/nightjar/spool ]
 	[ -f /etc/nightjar/tls/host.key ]
 	DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq nightjar-agent >/dev/null
+	if has_collector; then
+		dpkg -L nightjar-collector | while read -r f; do [ -d "$f" ] || echo "$f"; done \
+			>>"$BATS_TEST_TMPDIR/files"
+		DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq nightjar-collector >/dev/null
+		[ ! -e /var/lib/nightjar-collector ]
+	fi
 	while read -r f; do
 		[ ! -e "$f" ] || { echo "left behind: $f"; false; }
 	done <"$BATS_TEST_TMPDIR/files"
 	[ ! -e /var/lib/nightjar ]
-	if has_collector && dpkg-query -W nightjar-collector >/dev/null 2>&1; then
-		[ ! -e /etc/nightjar/agent.yaml ]
-	else
-		[ ! -e /etc/nightjar ]
-	fi
+	[ ! -e /etc/nightjar ]
 	run dpkg-query -W -f='${Status}' nightjar-agent
 	[[ "$output" != *installed* ]]
 }
