@@ -20,6 +20,8 @@
 #include "json.h"
 
 #define NJC_HOST_ID_MAX 64
+/* commits a sink may have in flight at once */
+#define NJC_MAX_COMMITS 4
 
 struct njc_conn;
 struct njc_sink;
@@ -46,7 +48,9 @@ struct njc_host {
 	unsigned int unacked; /* its batches received and not yet acknowledged */
 	struct njc_host *next_in_group;
 	struct njc_host *next_hash;
-	void *sink_priv; /* the sink's per-host state */
+	unsigned int failures; /* storage failures: the sink counts one whenever it closes the
+				* host after an error (opened = false) */
+	void *sink_priv;       /* the sink's per-host state */
 };
 
 /* A batch received and not yet acknowledged. */
@@ -55,10 +59,10 @@ struct njc_pending {
 	struct njc_host *host; /* NULL for a refusal */
 	uint64_t first_seq;
 	uint32_t count;
-	uint64_t last_new;  /* highest sequence this batch stored, 0 if none */
-	uint64_t t_recv_ns; /* CLOCK_MONOTONIC, for the latency figures */
-	char *error;	    /* refused or failed: the Ack's error, then close */
-	void *sink_priv;    /* the sink's handle for this batch */
+	uint64_t last_new;     /* highest sequence this batch stored, 0 if none */
+	uint64_t t_recv_ns;    /* CLOCK_MONOTONIC, for the latency figures */
+	unsigned int failures; /* host->failures when received */
+	char *error;	       /* refused or failed: the Ack's error, then close */
 	struct njc_pending *next_in_group;
 };
 
@@ -78,10 +82,11 @@ struct njc_sink_ops {
 	 * (next_in_group), as are the batches; a batch whose records could not be made durable
 	 * gets p->error set (malloc'd), and its host is reopened from the sink's storage.
 	 * Returns 0 when done, or 1 when the work goes on elsewhere: the sink then makes done_fd
-	 * readable, and finish() completes it. One commit at a time; the loop goes on reading
-	 * (and storing) the next round meanwhile. */
+	 * readable, and finish() completes the oldest commits that are done, in the order they
+	 * were made, and returns how many. Up to NJC_MAX_COMMITS are in flight while the loop
+	 * goes on reading (and storing) the next rounds. */
 	int (*commit)(struct njc_sink *s, struct njc_host *hosts, struct njc_pending *batches);
-	void (*finish)(struct njc_sink *s);
+	unsigned int (*finish)(struct njc_sink *s);
 	/* Its part of the status: text lines to out, or (j not NULL) members of an object. */
 	void (*status)(struct njc_sink *s, FILE *out, struct nj_json *j);
 	void (*close)(struct njc_sink *s);

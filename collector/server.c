@@ -43,6 +43,19 @@
 
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING };
 
+struct hist {
+	uint64_t b[LAT_BUCKETS];
+	uint64_t n;
+};
+
+/* A round handed to the sink. */
+struct job {
+	struct njc_pending *head;
+	uint64_t started_ns;
+	bool async; /* the sink finishes it later (else it was done when handed over) */
+	bool done;
+};
+
 struct njc_conn {
 	int fd;
 	SSL *ssl;
@@ -60,6 +73,7 @@ struct njc_conn {
 	bool hs_wants_write; /* the handshake does */
 	bool failed;	     /* an error Ack was queued: nothing more is acknowledged */
 	bool in_flush;	     /* on the list of connections with new Acks */
+	unsigned int events; /* what the loop watches now (NJ_LOOP_*) */
 	bool dead;	     /* closed; freed when the round ends */
 	uint64_t started_ms, last_rx_ms;
 	struct njc_host *host; /* the host it spoke for last */
@@ -80,16 +94,16 @@ struct njc_server {
 	/* the round being gathered: batches received, hosts touched */
 	struct njc_pending *round_head, *round_tail;
 	struct njc_host *round_hosts;
-	/* the previous round, being made durable by the sink (at most one at a time) */
-	struct njc_pending *job_head;
-	bool job_active;
+	/* earlier rounds, being made durable by the sink, oldest first */
+	struct job jobs[NJC_MAX_COMMITS];
+	unsigned int job_first, njobs;
 	struct njc_conn *dead; /* closed during the round, freed after it */
 	uint64_t started_ms;
 	/* counters for the status */
 	uint64_t accepted, refused_full, handshake_failures, identity_refusals, bad_frames, stalled,
 		idle_closed, storage_failures, batches, acks, records_in, duplicates;
-	uint64_t lat[LAT_BUCKETS];
-	uint64_t lat_n;
+	struct hist ack_lat;	/* batch received -> Ack queued */
+	struct hist commit_lat; /* round handed to the sink -> durable */
 };
 
 /* ---- TLS setup ---- */
@@ -285,6 +299,7 @@ static void accept_one(struct njc_server *s, int fd)
 	c->fd = fd;
 	c->srv = s;
 	c->state = CONN_HANDSHAKE;
+	c->events = NJ_LOOP_READ; /* as nj_loop_add_fd() watches it */
 	c->started_ms = c->last_rx_ms = njc_now_ms();
 	peer_name(fd, c->peer, sizeof(c->peer));
 	nj_wire_dec_init(&c->dec, (uint32_t)s->cfg->max_frame);
@@ -335,9 +350,11 @@ static void conn_close(struct njc_conn *c, const char *why)
 	for (p = s->round_head; p; p = p->next_in_group)
 		if (p->conn == c)
 			p->conn = NULL;
-	for (p = s->job_head; p; p = p->next_in_group)
-		if (p->conn == c)
-			p->conn = NULL;
+	for (unsigned int k = 0; k < s->njobs; k++)
+		for (p = s->jobs[(s->job_first + k) % NJC_MAX_COMMITS].head; p;
+		     p = p->next_in_group)
+			if (p->conn == c)
+				p->conn = NULL;
 	if (c->host)
 		c->host->conns--;
 	nj_loop_del_fd(s->loop, c->fd);
@@ -406,8 +423,12 @@ static void queue_ack(struct njc_conn *c, uint64_t first, uint32_t count, uint64
 		while (cap - c->outlen < NJ_WIRE_ACK_MAX)
 			cap *= 2;
 		b = realloc(c->out, cap);
-		if (!b)
-			return; /* the agent times out and resends: nothing is lost */
+		if (!b) {
+			/* an Ack that cannot be sent: the agent must reconnect and resend */
+			c->failed = true;
+			c->state = CONN_CLOSING;
+			return;
+		}
 		c->out = b;
 		c->outcap = cap;
 	}
@@ -488,9 +509,12 @@ static void batch(struct njc_conn *c, const uint8_t *frame, size_t len)
 		return;
 	}
 	if (!cert_allows(c, b->host_id)) {
-		for (i = 0, o = 0, names[0] = '\0'; i < c->nnames && o < sizeof(names); i++)
-			o += (size_t)snprintf(names + o, sizeof(names) - o, "%s'%s'", i ? ", " : "",
-					      c->names[i]);
+		for (i = 0, o = 0, names[0] = '\0'; i < c->nnames && o < sizeof(names); i++) {
+			int w = snprintf(names + o, sizeof(names) - o, "%s'%s'", i ? ", " : "",
+					 c->names[i]);
+
+			o = w < 0 ? sizeof(names) : o + (size_t)w;
+		}
 		s->identity_refusals++;
 		nj_warn("peer %s: host id '%s' does not match the client certificate (names %s): "
 			"refused",
@@ -542,6 +566,7 @@ static void batch(struct njc_conn *c, const uint8_t *frame, size_t len)
 	p->first_seq = first;
 	p->count = (uint32_t)n;
 	p->t_recv_ns = njc_now_ns();
+	p->failures = h->failures;
 	s->records_in += n;
 	/* records at or below the mark are stored already: acknowledged, not stored again */
 	skip = h->accepted >= first ? h->accepted - first + 1 : 0;
@@ -700,7 +725,9 @@ static void update_events(struct njc_conn *c)
 			ev |= NJ_LOOP_WRITE;
 		break;
 	}
-	nj_loop_set_events(c->srv->loop, c->fd, ev);
+	/* one epoll_ctl only when it changes, not one per callback */
+	if (ev != c->events && nj_loop_set_events(c->srv->loop, c->fd, ev) == 0)
+		c->events = ev;
 }
 
 static int on_conn(int fd, void *arg)
@@ -741,21 +768,21 @@ static uint64_t lat_bucket_top(unsigned int i)
 	return (uint64_t)(5 + i % 4) << (i / 4 - 1);
 }
 
-static void record_latency(struct njc_server *s, uint64_t ns)
+static void record_latency(struct hist *h, uint64_t ns)
 {
 	unsigned int i = lat_bucket(ns / 1000);
 
-	s->lat[i < LAT_BUCKETS ? i : LAT_BUCKETS - 1]++;
-	s->lat_n++;
+	h->b[i < LAT_BUCKETS ? i : LAT_BUCKETS - 1]++;
+	h->n++;
 }
 
-static double latency_ms(const struct njc_server *s, double q)
+static double latency_ms(const struct hist *h, double q)
 {
-	uint64_t want = (uint64_t)((double)s->lat_n * q), seen = 0;
+	uint64_t want = (uint64_t)((double)h->n * q), seen = 0;
 	unsigned int i;
 
-	for (i = 0; i < LAT_BUCKETS && s->lat_n; i++) {
-		seen += s->lat[i];
+	for (i = 0; i < LAT_BUCKETS && h->n; i++) {
+		seen += h->b[i];
 		if (seen > want)
 			return (double)lat_bucket_top(i) / 1000.0;
 	}
@@ -772,16 +799,22 @@ static void free_dead(struct njc_server *s)
 	}
 }
 
-/* Acknowledge the committed job, in each connection's batch order. */
-static void finish_job(struct njc_server *s)
+/* Acknowledge a committed round, in each connection's batch order. */
+static void ack_job(struct njc_server *s, struct njc_pending *head)
 {
 	struct njc_conn *c, *cn, *flush = NULL;
 	struct njc_pending *p, *next;
 	uint64_t now = njc_now_ns();
 
-	for (p = s->job_head; p; p = next) {
+	for (p = head; p; p = next) {
 		next = p->next_in_group;
-		c = p->conn;
+		/* closed while this loop flushed its earlier Acks */
+		c = p->conn && !p->conn->dead ? p->conn : NULL;
+		/* Its records may have been skipped as already received by a batch that then
+		 * failed to be stored: only a resend can tell, so it is refused too. */
+		if (p->host && p->failures != p->host->failures && !p->error)
+			p->error = strdup("storage failed: an earlier batch of this host was not "
+					  "stored; resend");
 		if (p->host) {
 			p->host->unacked--;
 			if (!p->error && p->last_new > p->host->durable)
@@ -800,7 +833,7 @@ static void finish_job(struct njc_server *s)
 				queue_ack(c, p->first_seq, p->count, p->host ? p->host->durable : 0,
 					  p->error);
 				s->acks++;
-				record_latency(s, now - p->t_recv_ns);
+				record_latency(&s->ack_lat, now - p->t_recv_ns);
 			}
 			if (!c->in_flush) {
 				c->in_flush = true;
@@ -811,7 +844,6 @@ static void finish_job(struct njc_server *s)
 		free(p->error);
 		free(p);
 	}
-	s->job_head = NULL;
 	for (c = flush; c; c = cn) {
 		cn = c->next_flush;
 		c->in_flush = false;
@@ -826,25 +858,42 @@ static void finish_job(struct njc_server *s)
 	}
 }
 
+/* Acknowledge the oldest rounds that are durable, in order. */
+static void ack_done_jobs(struct njc_server *s)
+{
+	while (s->njobs && s->jobs[s->job_first].done) {
+		struct job *j = &s->jobs[s->job_first];
+		struct njc_pending *head = j->head;
+
+		record_latency(&s->commit_lat, njc_now_ns() - j->started_ns);
+		j->head = NULL;
+		s->job_first = (s->job_first + 1) % NJC_MAX_COMMITS;
+		s->njobs--;
+		ack_job(s, head);
+	}
+}
+
 /* Hand the gathered round to the sink; the next round gathers meanwhile. */
 static void submit(struct njc_server *s)
 {
+	struct job *j = &s->jobs[(s->job_first + s->njobs) % NJC_MAX_COMMITS];
 	struct njc_host *h, *hn;
 	int r;
 
-	s->job_head = s->round_head;
+	*j = (struct job){.head = s->round_head, .started_ns = njc_now_ns()};
+	s->njobs++;
 	s->round_head = s->round_tail = NULL;
-	r = s->sink->ops->commit(s->sink, s->round_hosts, s->job_head);
+	r = s->sink->ops->commit(s->sink, s->round_hosts, j->head);
 	for (h = s->round_hosts; h; h = hn) {
 		hn = h->next_in_group;
 		h->in_group = false;
 		h->next_in_group = NULL;
 	}
 	s->round_hosts = NULL;
-	if (r == 0)
-		finish_job(s);
-	else
-		s->job_active = true;
+	j->async = r != 0;
+	j->done = r == 0;
+	/* done at once (nothing to sync, or a synchronous sink): still after the older ones */
+	ack_done_jobs(s);
 }
 
 /* The loop's idle hook: every ready connection has been read; commit what they sent. */
@@ -852,25 +901,32 @@ static int on_idle(void *arg)
 {
 	struct njc_server *s = arg;
 
-	if (!s->job_active && s->round_head)
+	if (s->round_head && s->njobs < NJC_MAX_COMMITS)
 		submit(s);
 	free_dead(s);
-	/* reading paused connections in finish_job() may have gathered a round already */
-	return !s->job_active && s->round_head ? 0 : -1;
+	/* reading paused connections in ack_job() may have gathered a round already */
+	return s->round_head && s->njobs < NJC_MAX_COMMITS ? 0 : -1;
 }
 
-/* The sink's commit is done (its done_fd is readable). */
+/* The sink finished commits (its done_fd is readable). */
 static int on_sink_done(int fd, void *arg)
 {
 	struct njc_server *s = arg;
+	unsigned int n, k;
 
 	(void)fd;
-	if (!s->job_active)
-		return 0;
-	s->sink->ops->finish(s->sink);
-	s->job_active = false;
-	finish_job(s);
-	if (s->round_head)
+	n = s->sink->ops->finish(s->sink);
+	/* the sink finishes its own commits in order: the oldest n asynchronous ones */
+	for (k = 0; k < s->njobs && n; k++) {
+		struct job *j = &s->jobs[(s->job_first + k) % NJC_MAX_COMMITS];
+
+		if (j->async && !j->done) {
+			j->done = true;
+			n--;
+		}
+	}
+	ack_done_jobs(s);
+	if (s->round_head && s->njobs < NJC_MAX_COMMITS)
 		submit(s);
 	return 0;
 }
@@ -880,10 +936,10 @@ static void drain(struct njc_server *s)
 {
 	struct pollfd pfd = {.fd = s->sink->done_fd, .events = POLLIN};
 
-	while (s->job_active || s->round_head) {
-		if (!s->job_active)
+	while (s->njobs || s->round_head) {
+		if (s->round_head && s->njobs < NJC_MAX_COMMITS)
 			submit(s);
-		if (s->job_active && poll(&pfd, 1, -1) > 0)
+		if (s->njobs && poll(&pfd, 1, -1) > 0)
 			on_sink_done(pfd.fd, s);
 	}
 }
@@ -974,8 +1030,12 @@ void njc_server_status(void *arg, FILE *out, bool json)
 			" idle, %" PRIu64 " storage failures\n",
 			s->batches, s->acks, s->records_in, s->duplicates, s->identity_refusals,
 			s->bad_frames, s->stalled, s->idle_closed, s->storage_failures);
-		fprintf(out, "ack latency (received to acknowledged): p50 %.2f ms, p99 %.2f ms\n",
-			latency_ms(s, 0.5), latency_ms(s, 0.99));
+		fprintf(out,
+			"ack latency (received to acknowledged): p50 %.2f ms, p99 %.2f ms; commit "
+			"(handed to the sink to durable): p50 %.2f ms, p99 %.2f ms, %" PRIu64 "\n",
+			latency_ms(&s->ack_lat, 0.5), latency_ms(&s->ack_lat, 0.99),
+			latency_ms(&s->commit_lat, 0.5), latency_ms(&s->commit_lat, 0.99),
+			s->commit_lat.n);
 		s->sink->ops->status(s->sink, out, NULL);
 		fprintf(out, "hosts: %zu\n", l.n);
 		fprintf(out, "%-34s %-22s %10s %14s %6s %9s %5s  %s\n", "HOST", "LAST SEEN",
@@ -1022,8 +1082,11 @@ void njc_server_status(void *arg, FILE *out, bool json)
 	nj_json_u64(&j, "stalled", s->stalled);
 	nj_json_u64(&j, "idle_closed", s->idle_closed);
 	nj_json_u64(&j, "storage_failures", s->storage_failures);
-	nj_json_u64(&j, "ack_p50_us", (uint64_t)(latency_ms(s, 0.5) * 1000));
-	nj_json_u64(&j, "ack_p99_us", (uint64_t)(latency_ms(s, 0.99) * 1000));
+	nj_json_u64(&j, "ack_p50_us", (uint64_t)(latency_ms(&s->ack_lat, 0.5) * 1000));
+	nj_json_u64(&j, "ack_p99_us", (uint64_t)(latency_ms(&s->ack_lat, 0.99) * 1000));
+	nj_json_u64(&j, "commits", s->commit_lat.n);
+	nj_json_u64(&j, "commit_p50_us", (uint64_t)(latency_ms(&s->commit_lat, 0.5) * 1000));
+	nj_json_u64(&j, "commit_p99_us", (uint64_t)(latency_ms(&s->commit_lat, 0.99) * 1000));
 	nj_json_obj_end(&j);
 	s->sink->ops->status(s->sink, NULL, &j);
 	nj_json_arr_begin(&j, "hosts");

@@ -7,10 +7,10 @@
  *
  * Durable means written and fdatasync'ed (and a new file's directory entry fsync'ed) before
  * the Ack. A commit writes the round's buffers, then SYNC_THREADS threads fdatasync each
- * touched file once, concurrently, while the event loop goes on reading the next round: the
- * disk flush is the slow part (1-2 ms each here), ext4 folds concurrent fdatasyncs into one
+ * touched file once, concurrently, while the event loop goes on reading (and committing) the
+ * next rounds: the disk flush is the slow part, ext4 folds concurrent fdatasyncs into one
  * journal commit, and the loop's CPU work overlaps the wait. The threads touch nothing but
- * dup()ed file descriptors and the job below, under its mutex. */
+ * dup()ed file descriptors and the jobs below, under their mutex. */
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -31,12 +31,26 @@
 
 /* concurrent fdatasyncs: enough to keep the disk's queue busy, few enough to stay cheap */
 #define SYNC_THREADS 16
+/* A round that touched this many files is made durable by one syncfs() of the data file
+ * system instead: one journal commit and one flush instead of hundreds (a thousand agents each
+ * sending a batch a second touch a few hundred files per round). */
+#define SYNCFS_FILES 64
 
 /* One file of a commit to make durable. */
 struct sync_item {
 	struct njc_host *h; /* NULL: alerts.jsonl */
 	int fd, dirfd;	    /* dup()s: fdatasync fd, then fsync dirfd if >= 0 */
+	bool fs;	    /* syncfs(fd) instead */
 	int err;	    /* errno, set by the thread */
+};
+
+/* One commit: the files a round touched. */
+struct sync_job {
+	struct sync_item *items;
+	size_t nitems, cap;
+	size_t first; /* the threads run items first .. nitems - 1 (the rest: see syncfs) */
+	size_t next, ndone;
+	struct njc_pending *batches;
 };
 
 struct file_sink {
@@ -52,17 +66,16 @@ struct file_sink {
 	struct nj_json j;
 	struct nj_arena arena;
 	bool alerts_written; /* since the last commit */
-	/* the commit in flight: items, taken by the sync threads one by one */
+	/* commits in flight, oldest first; their items are taken by the sync threads one by one */
 	pthread_t th[SYNC_THREADS];
 	int nthreads;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct sync_item *items;
-	size_t nitems, capitems, next, ndone; /* under mu while a job runs */
-	bool job, stop;
-	struct njc_pending *job_batches;
+	struct sync_job jobs[NJC_MAX_COMMITS];
+	unsigned int head, njobs; /* under mu */
+	bool stop;
 	/* counters for the status */
-	uint64_t records, alerts, fdatasyncs, commits, errors, alert_errors;
+	uint64_t records, alerts, fdatasyncs, syncfs_calls, commits, errors, alert_errors;
 };
 
 static struct file_sink *fs_of(struct njc_sink *s)
@@ -72,6 +85,7 @@ static struct file_sink *fs_of(struct njc_sink *s)
 
 static void close_host(struct njc_host *h)
 {
+	h->failures++;
 	nj_spool_close(h->sink_priv);
 	h->sink_priv = NULL;
 	h->opened = false;
@@ -249,55 +263,73 @@ static void *sync_thread(void *arg)
 {
 	struct file_sink *f = arg;
 	struct sync_item *it;
+	struct sync_job *j = NULL;
 	uint64_t one = 1;
+	unsigned int k;
 
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
-		while (!f->stop && (!f->job || f->next >= f->nitems))
-			pthread_cond_wait(&f->cv, &f->mu);
+		/* the oldest commit with a file nobody has taken yet */
+		for (j = NULL, k = 0; !j && k < f->njobs; k++) {
+			struct sync_job *c = &f->jobs[(f->head + k) % NJC_MAX_COMMITS];
+
+			if (c->next < c->nitems)
+				j = c;
+		}
 		if (f->stop)
 			break;
-		it = &f->items[f->next++];
+		if (!j) {
+			pthread_cond_wait(&f->cv, &f->mu);
+			continue;
+		}
+		it = &j->items[j->next++];
 		pthread_mutex_unlock(&f->mu);
 		it->err = 0;
-		if (fdatasync(it->fd) < 0 || (it->dirfd >= 0 && fsync(it->dirfd) < 0))
+		if (it->fs ? syncfs(it->fd) < 0
+			   : fdatasync(it->fd) < 0 || (it->dirfd >= 0 && fsync(it->dirfd) < 0))
 			it->err = errno ? errno : EIO;
 		pthread_mutex_lock(&f->mu);
-		if (++f->ndone == f->nitems && write(f->base.done_fd, &one, sizeof(one)) < 0)
+		if (++j->ndone == j->nitems - j->first &&
+		    write(f->base.done_fd, &one, sizeof(one)) < 0)
 			nj_err("file sink: eventfd: %s", strerror(errno));
 	}
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
-static int add_item(struct file_sink *f, struct njc_host *h, int fd, int dirfd)
+static int add_item(struct sync_job *j, struct njc_host *h, int fd, int dirfd)
 {
-	if (f->nitems == f->capitems) {
-		size_t cap = f->capitems ? f->capitems * 2 : 64;
-		struct sync_item *it = realloc(f->items, cap * sizeof(*it));
+	if (j->nitems == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 64;
+		struct sync_item *it = realloc(j->items, cap * sizeof(*it));
 
 		if (!it)
 			return -ENOMEM;
-		f->items = it;
-		f->capitems = cap;
+		j->items = it;
+		j->cap = cap;
 	}
-	f->items[f->nitems++] = (struct sync_item){.h = h, .fd = fd, .dirfd = dirfd};
+	j->items[j->nitems++] = (struct sync_item){.h = h, .fd = fd, .dirfd = dirfd};
 	return 0;
 }
 
 static int file_commit(struct njc_sink *s, struct njc_host *hosts, struct njc_pending *batches)
 {
 	struct file_sink *f = fs_of(s);
+	struct sync_job *j;
 	struct njc_host *h;
 	int e, fd, dirfd;
 
 	f->commits++;
-	f->nitems = f->next = f->ndone = 0;
+	/* the server never has more than NJC_MAX_COMMITS in flight; the threads only look at
+	 * jobs counted in njobs, so this one is ours until it is */
+	j = &f->jobs[(f->head + f->njobs) % NJC_MAX_COMMITS];
+	j->nitems = j->next = j->ndone = j->first = 0;
+	j->batches = batches;
 	for (h = hosts; h; h = h->next_in_group) {
 		if (!h->opened)
 			continue;
 		e = nj_spool_sync_handles(h->sink_priv, &fd, &dirfd);
-		if (e == 1 && add_item(f, h, fd, dirfd) < 0) {
+		if (e == 1 && add_item(j, h, fd, dirfd) < 0) {
 			close(fd);
 			if (dirfd >= 0)
 				close(dirfd);
@@ -309,49 +341,77 @@ static int file_commit(struct njc_sink *s, struct njc_host *hosts, struct njc_pe
 	write_alerts(f);
 	if (f->alerts_written && f->alerts_fd >= 0) {
 		fd = fcntl(f->alerts_fd, F_DUPFD_CLOEXEC, 0);
-		if (fd >= 0 && add_item(f, NULL, fd, -1) < 0)
+		if (fd >= 0 && add_item(j, NULL, fd, -1) < 0)
 			close(fd);
 		f->alerts_written = false;
 	}
 	if (f->alerts_fd >= 0 && f->alerts_bytes >= f->cfg->alerts_max_bytes)
 		rotate_alerts(f);
-	if (!f->nitems)
+	if (!j->nitems)
 		return 0;
-	f->fdatasyncs += f->nitems;
+	if (j->nitems >= SYNCFS_FILES) {
+		/* one syncfs covers every file: the threads run only that last item, and the
+		 * others stay to say which hosts its error would concern */
+		fd = fcntl(f->datafd, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0 && add_item(j, NULL, fd, -1) == 0) {
+			j->items[j->nitems - 1].fs = true;
+			j->first = j->next = j->nitems - 1;
+			f->syncfs_calls++;
+		} else if (fd >= 0) {
+			close(fd);
+		}
+	}
+	f->fdatasyncs += j->nitems - j->first;
 	pthread_mutex_lock(&f->mu);
-	f->job = true;
-	f->job_batches = batches;
+	f->njobs++;
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 	return 1;
 }
 
-static void file_finish(struct njc_sink *s)
+/* Complete the oldest commits that are done, in order; returns how many. */
+static unsigned int file_finish(struct njc_sink *s)
 {
 	struct file_sink *f = fs_of(s);
+	unsigned int done = 0;
+	struct sync_job *j;
 	uint64_t n;
 	size_t i;
 
 	if (read(s->done_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		nj_err("file sink: eventfd: %s", strerror(errno));
-	pthread_mutex_lock(&f->mu);
-	f->job = false;
-	pthread_mutex_unlock(&f->mu);
-	for (i = 0; i < f->nitems; i++) {
-		struct sync_item *it = &f->items[i];
+	for (;;) {
+		pthread_mutex_lock(&f->mu);
+		j = f->njobs ? &f->jobs[f->head] : NULL;
+		if (j && j->ndone < j->nitems - j->first)
+			j = NULL;
+		pthread_mutex_unlock(&f->mu);
+		if (!j)
+			break;
+		/* a failed syncfs fails every file it stood for */
+		if (j->first && j->items[j->nitems - 1].err)
+			for (i = 0; i < j->first; i++)
+				j->items[i].err = j->items[j->nitems - 1].err;
+		for (i = 0; i < j->nitems; i++) {
+			struct sync_item *it = &j->items[i];
 
-		close(it->fd);
-		if (it->dirfd >= 0)
-			close(it->dirfd);
-		if (!it->err)
-			continue;
-		if (it->h && it->h->opened)
-			fail_host(f, it->h, f->job_batches, "syncing", it->err);
-		else if (!it->h)
-			nj_err("file sink: syncing alerts.jsonl: %s", strerror(it->err));
+			close(it->fd);
+			if (it->dirfd >= 0)
+				close(it->dirfd);
+			if (!it->err || it->fs)
+				continue;
+			if (it->h && it->h->opened)
+				fail_host(f, it->h, j->batches, "syncing", it->err);
+			else if (!it->h)
+				nj_err("file sink: syncing alerts.jsonl: %s", strerror(it->err));
+		}
+		pthread_mutex_lock(&f->mu);
+		f->head = (f->head + 1) % NJC_MAX_COMMITS;
+		f->njobs--;
+		pthread_mutex_unlock(&f->mu);
+		done++;
 	}
-	f->nitems = f->next = f->ndone = 0;
-	f->job_batches = NULL;
+	return done;
 }
 
 static void file_status(struct njc_sink *s, FILE *out, struct nj_json *j)
@@ -366,6 +426,7 @@ static void file_status(struct njc_sink *s, FILE *out, struct nj_json *j)
 		nj_json_u64(j, "alerts", f->alerts);
 		nj_json_u64(j, "commits", f->commits);
 		nj_json_u64(j, "fdatasyncs", f->fdatasyncs);
+		nj_json_u64(j, "syncfs", f->syncfs_calls);
 		nj_json_u64(j, "errors", f->errors);
 		nj_json_u64(j, "alert_errors", f->alert_errors);
 		nj_json_obj_end(j);
@@ -373,10 +434,10 @@ static void file_status(struct njc_sink *s, FILE *out, struct nj_json *j)
 	}
 	fprintf(out,
 		"sink: file %s: %" PRIu64 " records, %" PRIu64 " alerts stored; %" PRIu64
-		" commits, %" PRIu64 " fdatasyncs; %" PRIu64 " storage errors, %" PRIu64
-		" alerts not decodable\n",
-		f->cfg->data_dir, f->records, f->alerts, f->commits, f->fdatasyncs, f->errors,
-		f->alert_errors);
+		" commits, %" PRIu64 " fdatasyncs, %" PRIu64 " syncfs; %" PRIu64
+		" storage errors, %" PRIu64 " alerts not decodable\n",
+		f->cfg->data_dir, f->records, f->alerts, f->commits, f->fdatasyncs, f->syncfs_calls,
+		f->errors, f->alert_errors);
 }
 
 static void close_one(struct njc_host *h, void *arg)
@@ -405,7 +466,8 @@ static void file_close(struct njc_sink *s)
 
 	/* the server finished its last commit before closing the sink */
 	stop_threads(f);
-	free(f->items);
+	for (int i = 0; i < NJC_MAX_COMMITS; i++)
+		free(f->jobs[i].items);
 	close(s->done_fd);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);

@@ -273,6 +273,8 @@ static int nats_commit(struct njc_sink *s, struct njc_host *hosts, struct njc_pe
 			nj_err("nats sink: host %s: %s", f->h->id, msg);
 		}
 		/* what the stream holds is the truth: read it again at the next batch */
+		if (f->h->opened)
+			f->h->failures++;
 		f->h->opened = false;
 	}
 	n->nfl = 0;
