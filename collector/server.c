@@ -832,7 +832,7 @@ static void ack_job(struct njc_server *s, struct njc_pending *head)
 				}
 				queue_ack(c, p->first_seq, p->count, p->host ? p->host->durable : 0,
 					  p->error);
-				s->acks++;
+				s->acks += !p->error;
 				record_latency(&s->ack_lat, now - p->t_recv_ns);
 			}
 			if (!c->in_flush) {
@@ -961,6 +961,10 @@ static int on_tick(int fd, void *arg)
 			nj_warn("peer %s: TLS handshake not finished after %" PRIu64 " ms", c->peer,
 				cfg->handshake_timeout_ms);
 			conn_close(c, NULL);
+		} else if (c->state == CONN_CLOSING && !c->npend &&
+			   now - c->last_rx_ms > cfg->frame_timeout_ms) {
+			/* its error Ack could not be delivered: the peer stopped reading */
+			conn_close(c, "did not take its last Ack (frame_timeout)");
 		} else if (c->state != CONN_HANDSHAKE && nj_wire_dec_partial(&c->dec) &&
 			   now - c->last_rx_ms > cfg->frame_timeout_ms) {
 			s->stalled++;
@@ -1024,10 +1028,11 @@ void njc_server_status(void *arg, FILE *out, bool json)
 			s->nconns, s->cfg->max_connections, s->accepted, s->refused_full,
 			s->handshake_failures);
 		fprintf(out,
-			"batches: %" PRIu64 " received, %" PRIu64 " acknowledged; %" PRIu64
-			" records received, %" PRIu64 " duplicates skipped; refused: %" PRIu64
-			" identity, %" PRIu64 " bad frames, %" PRIu64 " stalled, %" PRIu64
-			" idle, %" PRIu64 " storage failures\n",
+			"batches: %" PRIu64 " received, %" PRIu64
+			" acknowledged as stored; %" PRIu64 " records received, %" PRIu64
+			" duplicates skipped; refused: %" PRIu64 " identity, %" PRIu64
+			" bad frames, %" PRIu64 " stalled, %" PRIu64 " idle, %" PRIu64
+			" storage failures\n",
 			s->batches, s->acks, s->records_in, s->duplicates, s->identity_refusals,
 			s->bad_frames, s->stalled, s->idle_closed, s->storage_failures);
 		fprintf(out,
