@@ -219,6 +219,7 @@ bench: all
 	$(Q)bench/run.sh
 	$(Q)bench/spool.sh
 	$(Q)bench/ship.sh
+	$(Q)bench/collector.sh
 
 FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c collector/*.c collector/*.h \
 	tests/unit/*.c tests/fuzz/*.c bench/*.c)

@@ -124,15 +124,20 @@ static int do_status(int argc, char **argv)
 		}
 	}
 	if (!sock) {
-		if (load_config(&cfg, config, given) < 0)
+		if (load_config(&cfg, config, given) < 0) {
+			njc_config_free(&cfg);
 			return 1;
-		sock = cfg.control_socket;
+		}
+		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg.control_socket);
+		njc_config_free(&cfg);
+	} else {
+		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
 	}
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "nightjar-collector: socket path too long: %s\n", sock);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "nightjar-collector: socket path too long: %s\n", sa.sun_path);
 		return 1;
 	}
-	strcpy(sa.sun_path, sock);
+	sock = sa.sun_path;
 	req = json ? "status json\n" : "status\n";
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -236,8 +241,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	nj_log_init("nightjar-collector", level);
-	if (load_config(&cfg, config, given) < 0)
+	if (load_config(&cfg, config, given) < 0) {
+		njc_config_free(&cfg);
 		return 1;
+	}
 	if (check) {
 		printf("%s: ok\n", config);
 		ret = 0;

@@ -423,8 +423,12 @@ static void queue_ack(struct njc_conn *c, uint64_t first, uint32_t count, uint64
 		while (cap - c->outlen < NJ_WIRE_ACK_MAX)
 			cap *= 2;
 		b = realloc(c->out, cap);
-		if (!b)
-			return; /* the agent times out and resends: nothing is lost */
+		if (!b) {
+			/* an Ack that cannot be sent: the agent must reconnect and resend */
+			c->failed = true;
+			c->state = CONN_CLOSING;
+			return;
+		}
 		c->out = b;
 		c->outcap = cap;
 	}
@@ -505,9 +509,12 @@ static void batch(struct njc_conn *c, const uint8_t *frame, size_t len)
 		return;
 	}
 	if (!cert_allows(c, b->host_id)) {
-		for (i = 0, o = 0, names[0] = '\0'; i < c->nnames && o < sizeof(names); i++)
-			o += (size_t)snprintf(names + o, sizeof(names) - o, "%s'%s'", i ? ", " : "",
-					      c->names[i]);
+		for (i = 0, o = 0, names[0] = '\0'; i < c->nnames && o < sizeof(names); i++) {
+			int w = snprintf(names + o, sizeof(names) - o, "%s'%s'", i ? ", " : "",
+					 c->names[i]);
+
+			o = w < 0 ? sizeof(names) : o + (size_t)w;
+		}
 		s->identity_refusals++;
 		nj_warn("peer %s: host id '%s' does not match the client certificate (names %s): "
 			"refused",
@@ -801,7 +808,8 @@ static void ack_job(struct njc_server *s, struct njc_pending *head)
 
 	for (p = head; p; p = next) {
 		next = p->next_in_group;
-		c = p->conn;
+		/* closed while this loop flushed its earlier Acks */
+		c = p->conn && !p->conn->dead ? p->conn : NULL;
 		/* Its records may have been skipped as already received by a batch that then
 		 * failed to be stored: only a resend can tell, so it is refused too. */
 		if (p->host && p->failures != p->host->failures && !p->error)
@@ -824,7 +832,7 @@ static void ack_job(struct njc_server *s, struct njc_pending *head)
 				}
 				queue_ack(c, p->first_seq, p->count, p->host ? p->host->durable : 0,
 					  p->error);
-				s->acks++;
+				s->acks += !p->error;
 				record_latency(&s->ack_lat, now - p->t_recv_ns);
 			}
 			if (!c->in_flush) {
@@ -953,6 +961,10 @@ static int on_tick(int fd, void *arg)
 			nj_warn("peer %s: TLS handshake not finished after %" PRIu64 " ms", c->peer,
 				cfg->handshake_timeout_ms);
 			conn_close(c, NULL);
+		} else if (c->state == CONN_CLOSING && !c->npend &&
+			   now - c->last_rx_ms > cfg->frame_timeout_ms) {
+			/* its error Ack could not be delivered: the peer stopped reading */
+			conn_close(c, "did not take its last Ack (frame_timeout)");
 		} else if (c->state != CONN_HANDSHAKE && nj_wire_dec_partial(&c->dec) &&
 			   now - c->last_rx_ms > cfg->frame_timeout_ms) {
 			s->stalled++;
@@ -1016,10 +1028,11 @@ void njc_server_status(void *arg, FILE *out, bool json)
 			s->nconns, s->cfg->max_connections, s->accepted, s->refused_full,
 			s->handshake_failures);
 		fprintf(out,
-			"batches: %" PRIu64 " received, %" PRIu64 " acknowledged; %" PRIu64
-			" records received, %" PRIu64 " duplicates skipped; refused: %" PRIu64
-			" identity, %" PRIu64 " bad frames, %" PRIu64 " stalled, %" PRIu64
-			" idle, %" PRIu64 " storage failures\n",
+			"batches: %" PRIu64 " received, %" PRIu64
+			" acknowledged as stored; %" PRIu64 " records received, %" PRIu64
+			" duplicates skipped; refused: %" PRIu64 " identity, %" PRIu64
+			" bad frames, %" PRIu64 " stalled, %" PRIu64 " idle, %" PRIu64
+			" storage failures\n",
 			s->batches, s->acks, s->records_in, s->duplicates, s->identity_refusals,
 			s->bad_frames, s->stalled, s->idle_closed, s->storage_failures);
 		fprintf(out,

@@ -1,0 +1,2 @@
+.asan/agent/host.o: agent/host.c agent/host.h
+agent/host.h:

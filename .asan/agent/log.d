@@ -1,0 +1,2 @@
+.asan/agent/log.o: agent/log.c agent/log.h
+agent/log.h:
