@@ -1,2 +1,0 @@
-.asan/agent/host.o: agent/host.c agent/host.h
-agent/host.h:

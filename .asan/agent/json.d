@@ -1,2 +1,0 @@
-.asan/agent/json.o: agent/json.c agent/json.h
-agent/json.h:

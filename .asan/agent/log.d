@@ -1,2 +1,0 @@
-.asan/agent/log.o: agent/log.c agent/log.h
-agent/log.h:

@@ -1,2 +1,0 @@
-.asan/agent/nightjar.pb-c.o: .asan/nightjar.pb-c.c .asan/nightjar.pb-c.h
-.asan/nightjar.pb-c.h:
