@@ -14,7 +14,7 @@ VMLINUX_H ?= $(OUTPUT)/vmlinux.h
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -MMD -MP -I$(OUTPUT) -Ibpf -Iagent -D_GNU_SOURCE
-LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c -lcrypto
+LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c -lssl -lcrypto
 # BPF_PROG() declares every tracepoint argument, used or not.
 BPF_CFLAGS := -g -O2 $(WARN) -Wno-unused-function -Wno-unused-parameter -target bpf -D__TARGET_ARCH_$(ARCH) \
 	-I$(OUTPUT) -Ibpf -MMD -MP
@@ -26,23 +26,30 @@ AGENT_SRCS := $(wildcard agent/*.c)
 # protoc-c output is generated at build time, never committed
 PROTO_C    := $(OUTPUT)/nightjar.pb-c.c
 PROTO_H    := $(OUTPUT)/nightjar.pb-c.h
-AGENT_OBJS := $(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o
+# the default rules, compiled in (scripts/embed-rules.sh)
+RULES      := $(sort $(wildcard rules/*.yaml))
+RULES_C    := $(OUTPUT)/rules_default.c
+AGENT_OBJS := $(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o \
+	$(OUTPUT)/agent/rules_default.o
 # Unit tests link every agent module except the entry point and the BPF loader, built
 # again with sanitizers.
 LIB_SRCS   := $(filter-out agent/main.c agent/sensor.c,$(AGENT_SRCS))
-SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-c.o
+SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-c.o \
+	$(OUTPUT)/san/rules_default.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
 CTL        := $(OUTPUT)/nightjarctl
 SPOOL_BENCH := $(OUTPUT)/nightjar-spool-bench
+SHIP_BENCH := $(OUTPUT)/nightjar-ship-bench
 FUZZ_READER := $(OUTPUT)/fuzz_reader
 # the modules the record reader runs through, fuzzed with libFuzzer and sanitizers
 FUZZ_SRCS  := agent/spool.c agent/pbjson.c agent/json.c agent/text.c agent/log.c
 FUZZ_SECONDS ?= 30
 FUZZ_WIRE_SECONDS ?= 20
 # nightjarctl links the agent's modules that need no BPF
-CTL_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o
+CTL_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o \
+	$(OUTPUT)/agent/rules_default.o
 # the collector: its own modules plus the agent's (wire codec, spool, loop, log, JSON...)
 COLLECTOR  := $(OUTPUT)/nightjar-collector
 COLL_SRCS  := $(wildcard collector/*.c)
@@ -65,7 +72,7 @@ endif
 .SECONDARY:
 .PHONY: all deps run check unit integration fuzz bench format format-check clean
 
-all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(COLLECTOR) $(COLL_LOAD)
+all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(SHIP_BENCH) $(COLLECTOR) $(COLL_LOAD)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -97,6 +104,18 @@ $(OUTPUT)/agent/nightjar.pb-c.o: $(PROTO_C) | $(OUTPUT)/agent
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/san/nightjar.pb-c.o: $(PROTO_C) | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(RULES_C): $(RULES) scripts/embed-rules.sh | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)scripts/embed-rules.sh $(RULES) > $@
+
+$(OUTPUT)/agent/rules_default.o: $(RULES_C) | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/san/rules_default.o: $(RULES_C) | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -144,11 +163,15 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(SAN_OBJS) $(COLL_SAN_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_OBJS) $(COLL_SAN_OBJS) $(LDLIBS) -lcmocka -o $@
 
-$(SPOOL_BENCH): bench/spool_bench.c $(OUTPUT)/agent/spool.o $(OUTPUT)/agent/log.o \
-		$(OUTPUT)/agent/event.o $(OUTPUT)/agent/proc.o $(OUTPUT)/agent/records.o \
-		$(OUTPUT)/agent/nightjar.pb-c.o | $(PROTO_H)
+# the bench builds records with the agent's own modules
+$(SPOOL_BENCH): bench/spool_bench.c $(CTL_OBJS) | $(PROTO_H)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(filter %.o,$^) -lprotobuf-c -lz -o $@
+	$(Q)$(CC) $(CFLAGS) $< $(CTL_OBJS) $(LDLIBS) -o $@
+
+# the agent's shipper without the sensor: catch-up throughput needs no BPF
+$(SHIP_BENCH): bench/ship_bench.c $(CTL_OBJS) | $(PROTO_H)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(CTL_OBJS) $(LDLIBS) -o $@
 
 $(FUZZ_READER): tests/fuzz/fuzz_reader.c $(FUZZ_SRCS) $(PROTO_C) | $(PROTO_H)
 	$(call msg,FUZZ,$@)
@@ -195,6 +218,7 @@ check: deps
 bench: all
 	$(Q)bench/run.sh
 	$(Q)bench/spool.sh
+	$(Q)bench/ship.sh
 	$(Q)bench/collector.sh
 
 FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c collector/*.c collector/*.h \

@@ -36,60 +36,10 @@
 #define CFG_FILE_MAX (1 * MIB)
 
 /* Most keys in one mapping; each table is checked against it below. */
-#define CFG_MAX_KEYS 8
+#define CFG_MAX_KEYS 16
 
 /* Room for one user value quoted in a message: long values are cut, control bytes escaped. */
 #define QUOTE_SIZE 80
-
-/* Built-in credential stores, watched unless watch.defaults is false. "~/" means that path
- * under every home directory. */
-static const char *const default_watch[] = {
-	/* cloud CLIs */
-	"~/.aws/credentials",
-	"~/.aws/config",
-	"~/.aws/sso/cache/*.json",
-	"~/.aws/cli/cache/*.json",
-	"~/.azure/msal_token_cache.json",
-	"~/.azure/msal_token_cache.bin",
-	"~/.azure/accessTokens.json",
-	"~/.azure/service_principal_entries.json",
-	"~/.azure/service_principal_entries.bin",
-	"~/.config/gcloud/credentials.db",
-	"~/.config/gcloud/access_tokens.db",
-	"~/.config/gcloud/application_default_credentials.json",
-	"~/.config/gcloud/legacy_credentials/*/adc.json",
-	"~/.kube/config",
-	/* registries, forges, package managers */
-	"~/.docker/config.json",
-	"~/.config/containers/auth.json",
-	"~/.config/gh/hosts.yml",
-	"~/.git-credentials",
-	"~/.netrc",
-	"~/.npmrc",
-	"~/.pypirc",
-	"~/.vault-token",
-	"~/.terraform.d/credentials.tfrc.json",
-	/* ssh private keys */
-	"~/.ssh/id_rsa",
-	"~/.ssh/id_ecdsa",
-	"~/.ssh/id_ed25519",
-	"~/.ssh/id_dsa",
-	"~/.ssh/id_ecdsa_sk",
-	"~/.ssh/id_ed25519_sk",
-	/* browser cookies and saved logins */
-	"~/.config/google-chrome/*/Cookies",
-	"~/.config/chromium/*/Cookies",
-	"~/.config/microsoft-edge/*/Cookies",
-	"~/.config/google-chrome/*/Login Data",
-	"~/.config/chromium/*/Login Data",
-	"~/.mozilla/firefox/*/cookies.sqlite",
-	"~/.mozilla/firefox/*/logins.json",
-	"~/.mozilla/firefox/*/key4.db",
-	/* desktop keyring, local password hashes */
-	"~/.local/share/keyrings/login.keyring",
-	"/etc/shadow",
-	"/etc/gshadow",
-};
 
 /* One suffix of a size or a duration. In each table the largest multiplier comes first, and
  * among equal ones the spelling used when printing a value. */
@@ -123,6 +73,7 @@ struct cfg_ctx {
 	char **paths;
 	size_t n_paths;
 	char *state_dir; /* state_dir from the file, committed with the rest */
+	char *rules_dir; /* rules_dir likewise */
 };
 
 struct cfg_key;
@@ -160,6 +111,14 @@ static int parse_submap(struct cfg_ctx *c, const struct cfg_key *k, const char *
 			yaml_node_t *val);
 static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
 		     yaml_node_t *val);
+static int parse_count(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		       yaml_node_t *val);
+static int parse_address(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+			 yaml_node_t *val);
+static int parse_name(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		      yaml_node_t *val);
+static int parse_file(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		      yaml_node_t *val);
 
 #define FIELD(f) offsetof(struct nj_config, f)
 
@@ -203,6 +162,96 @@ static const struct cfg_key spool_keys[] = {
 
 static const struct cfg_table spool_table = {"spool", spool_keys, ARRAY_SIZE(spool_keys)};
 
+static const struct cfg_key detector_keys[] = {
+	{.name = "egress_window",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(egress_window_ms),
+	 .min = SEC_MS,
+	 .max = DAY_MS},
+	{.name = "sweep_window",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(sweep_window_ms),
+	 .min = SEC_MS,
+	 .max = DAY_MS},
+	{.name = "sweep_min_stores",
+	 .parse = parse_count,
+	 .want = "a number of stores",
+	 .off = FIELD(sweep_min_stores),
+	 .min = 2,
+	 .max = 16},
+	{.name = "relay_window",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(relay_window_ms),
+	 .min = SEC_MS,
+	 .max = DAY_MS},
+	{.name = "dedupe_window",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(dedupe_window_ms),
+	 .min = SEC_MS,
+	 .max = DAY_MS},
+};
+
+static const struct cfg_table detector_table = {"detectors", detector_keys,
+						ARRAY_SIZE(detector_keys)};
+
+static const struct cfg_key collector_keys[] = {
+	{.name = "address", .parse = parse_address, .want = "host:port"},
+	{.name = "server_name",
+	 .parse = parse_name,
+	 .want = "a host name or address",
+	 .off = FIELD(collector.server_name),
+	 .max = sizeof(((struct nj_collector_config *)0)->server_name) - 1},
+	{.name = "ca",
+	 .parse = parse_file,
+	 .want = "an absolute file path",
+	 .off = FIELD(collector.ca)},
+	{.name = "cert",
+	 .parse = parse_file,
+	 .want = "an absolute file path",
+	 .off = FIELD(collector.cert)},
+	{.name = "key",
+	 .parse = parse_file,
+	 .want = "an absolute file path",
+	 .off = FIELD(collector.key)},
+	{.name = "batch_records",
+	 .parse = parse_count,
+	 .want = "a number of records",
+	 .off = FIELD(collector.batch_records),
+	 .min = 1,
+	 .max = 65536},
+	{.name = "batch_bytes",
+	 .parse = parse_size,
+	 .want = "a size",
+	 .off = FIELD(collector.batch_bytes),
+	 .min = 4 * KIB,
+	 .max = 8 * MIB},
+	{.name = "window",
+	 .parse = parse_count,
+	 .want = "a number of batches",
+	 .off = FIELD(collector.window),
+	 .min = 1,
+	 .max = 64},
+	{.name = "reconnect_min",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(collector.reconnect_min_ms),
+	 .min = 100,
+	 .max = HOUR_MS},
+	{.name = "reconnect_max",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(collector.reconnect_max_ms),
+	 .min = 100,
+	 .max = DAY_MS},
+};
+
+static const struct cfg_table collector_table = {"collector", collector_keys,
+						 ARRAY_SIZE(collector_keys)};
+
 static const struct cfg_key top_keys[] = {
 	{.name = "output", .parse = parse_output, .want = "text or json", .off = FIELD(output)},
 	{.name = "ring_buffer_size",
@@ -235,14 +284,27 @@ static const struct cfg_key top_keys[] = {
 	 .parse = parse_submap,
 	 .want = "a mapping of watch settings",
 	 .sub = &watch_table},
+	/* directories are kept in the load's context until the whole file is good */
 	{.name = "state_dir",
 	 .parse = parse_dir,
 	 .want = "an absolute directory path",
-	 .off = FIELD(state_dir)},
+	 .off = offsetof(struct cfg_ctx, state_dir)},
+	{.name = "rules_dir",
+	 .parse = parse_dir,
+	 .want = "an absolute directory path",
+	 .off = offsetof(struct cfg_ctx, rules_dir)},
+	{.name = "detectors",
+	 .parse = parse_submap,
+	 .want = "a mapping of detector settings",
+	 .sub = &detector_table},
 	{.name = "spool",
 	 .parse = parse_submap,
 	 .want = "a mapping of spool settings",
 	 .sub = &spool_table},
+	{.name = "collector",
+	 .parse = parse_submap,
+	 .want = "a mapping of collector settings",
+	 .sub = &collector_table},
 };
 
 static const struct cfg_table top_table = {"", top_keys, ARRAY_SIZE(top_keys)};
@@ -250,6 +312,8 @@ static const struct cfg_table top_table = {"", top_keys, ARRAY_SIZE(top_keys)};
 _Static_assert(ARRAY_SIZE(top_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 _Static_assert(ARRAY_SIZE(watch_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 _Static_assert(ARRAY_SIZE(spool_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
+_Static_assert(ARRAY_SIZE(detector_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
+_Static_assert(ARRAY_SIZE(collector_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 
 /* ---- numbers with units ---- */
 
@@ -630,8 +694,10 @@ static int parse_paths(struct cfg_ctx *c, const struct cfg_key *k, const char *n
 	return 0;
 }
 
+/* k->off is a field of struct cfg_ctx here: the string is committed with the rest. */
 static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *name, yaml_node_t *val)
 {
+	char **out = (char **)((char *)c + k->off);
 	char q[QUOTE_SIZE];
 	const char *s = NULL;
 
@@ -640,10 +706,127 @@ static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *nam
 	if (s[0] != '/' || strlen(s) > NJ_CONFIG_PATTERN_MAX)
 		return cfg_error(c, &val->start_mark, "bad value '%s' for '%s': expected %s",
 				 quote_node(q, sizeof(q), val), name, k->want);
-	free(c->state_dir);
-	c->state_dir = strdup(s);
-	if (!c->state_dir)
+	free(*out);
+	*out = strdup(s);
+	if (!*out)
 		return cfg_error(c, &val->start_mark, "out of memory for '%s'", name);
+	return 0;
+}
+
+static int parse_count(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		       yaml_node_t *val)
+{
+	uint64_t *out = (uint64_t *)((char *)c->cfg + k->off);
+	char q[QUOTE_SIZE];
+	const char *s = NULL, *rest;
+	uint64_t v = 0;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	rest = parse_u64(s, &v);
+	if (!rest || *rest || v < k->min || v > k->max)
+		return cfg_error(c, &val->start_mark,
+				 "bad value '%s' for '%s': expected %s, %" PRIu64 "..%" PRIu64,
+				 quote_node(q, sizeof(q), val), name, k->want, k->min, k->max);
+	*out = v;
+	return 0;
+}
+
+/* A host name or an address literal: no spaces, no control bytes, no brackets. */
+static bool plausible_host(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == '[' || s[i] == ']' || s[i] == '/' ||
+		    s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* "host:port", "[v6]:port", or a host alone (the collector's default port). */
+static int parse_address(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+			 yaml_node_t *val)
+{
+	struct nj_collector_config *cc = &c->cfg->collector;
+	const char *s = NULL, *host, *port = NULL, *colon;
+	char q[QUOTE_SIZE];
+	size_t hlen;
+	uint64_t p = 0;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		host = s + 1;
+		hlen = end ? (size_t)(end - host) : 0;
+		if (end && end[1] == ':')
+			port = end + 2;
+		else if (end && end[1])
+			hlen = 0;
+	} else {
+		colon = strrchr(s, ':');
+		host = s;
+		hlen = strlen(s);
+		/* two colons without brackets: an IPv6 literal without a port */
+		if (colon && strchr(s, ':') == colon) {
+			hlen = (size_t)(colon - s);
+			port = colon + 1;
+		}
+	}
+	if (port) {
+		const char *end = parse_u64(port, &p);
+
+		if (!end || *end || !p || p > 65535)
+			hlen = 0;
+	}
+	if (!plausible_host(host, hlen) || hlen >= sizeof(cc->host))
+		return cfg_error(c, &val->start_mark,
+				 "bad value '%s' for '%s': expected host:port, [IPv6]:port or a "
+				 "host alone (port 6445)",
+				 quote_node(q, sizeof(q), val), name);
+	memcpy(cc->host, host, hlen);
+	cc->host[hlen] = '\0';
+	snprintf(cc->port, sizeof(cc->port), "%u", port ? (unsigned int)p : 6445u);
+	return 0;
+}
+
+static int parse_name(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		      yaml_node_t *val)
+{
+	char *out = (char *)c->cfg + k->off;
+	char q[QUOTE_SIZE];
+	const char *s = NULL;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	if (!plausible_host(s, strlen(s)) || strlen(s) > k->max)
+		return cfg_error(c, &val->start_mark, "bad value '%s' for '%s': expected %s",
+				 quote_node(q, sizeof(q), val), name, k->want);
+	strcpy(out, s);
+	return 0;
+}
+
+/* An absolute path, kept with where it was given. Whether the file exists and holds what it
+ * should is checked by its user (agent/ship.c), which names this place in its message. */
+static int parse_file(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		      yaml_node_t *val)
+{
+	struct nj_config_file *out = (struct nj_config_file *)((char *)c->cfg + k->off);
+	char q[QUOTE_SIZE];
+	const char *s = NULL;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	if (s[0] != '/' || strlen(s) >= sizeof(out->path))
+		return cfg_error(c, &val->start_mark, "bad value '%s' for '%s': expected %s",
+				 quote_node(q, sizeof(q), val), name, k->want);
+	strcpy(out->path, s);
+	snprintf(out->at, sizeof(out->at), "%s:%zu:%zu", c->file, val->start_mark.line + 1,
+		 val->start_mark.column + 1);
 	return 0;
 }
 
@@ -731,6 +914,36 @@ static const yaml_node_t *find_value(struct cfg_ctx *c, const yaml_node_t *map, 
 	return NULL;
 }
 
+/* A collector block names where to ship and the three files of its identity, or is absent. */
+static int check_collector(struct cfg_ctx *c, const yaml_node_t *root)
+{
+	struct nj_collector_config *cc = &c->cfg->collector;
+	const yaml_node_t *node = find_value(c, root, "collector");
+	char missing[64] = "";
+
+	if (!node)
+		return 0;
+	if (!cc->host[0])
+		strcat(missing, " address");
+	if (!cc->ca.path[0])
+		strcat(missing, " ca");
+	if (!cc->cert.path[0])
+		strcat(missing, " cert");
+	if (!cc->key.path[0])
+		strcat(missing, " key");
+	if (missing[0])
+		return cfg_error(c, &node->start_mark,
+				 "'collector' lacks:%s (expected address, ca, cert and key; "
+				 "docs/enrolment.md)",
+				 missing);
+	if (cc->reconnect_min_ms > cc->reconnect_max_ms)
+		return cfg_error(c, &node->start_mark,
+				 "'collector.reconnect_min' is above 'collector.reconnect_max'");
+	if (!cc->server_name[0])
+		snprintf(cc->server_name, sizeof(cc->server_name), "%s", cc->host);
+	return 0;
+}
+
 /* Checks between keys, run once the whole file is read so key order does not matter. */
 static int check_whole(struct cfg_ctx *c, const yaml_node_t *root)
 {
@@ -749,6 +962,8 @@ static int check_whole(struct cfg_ctx *c, const yaml_node_t *root)
 				 "(expected a small fraction, such as 1/32)",
 				 w, r);
 	}
+	if (check_collector(c, root))
+		return -1;
 	/* the ring would be full (and reserves failing) before the agent is woken */
 	if (cfg->wakeup_bytes < cfg->ring_buffer_bytes)
 		return 0;
@@ -953,11 +1168,17 @@ int nj_config_load(struct nj_config *cfg, const char *file, char *err, size_t er
 		next.state_dir = c.state_dir;
 		c.state_dir = NULL;
 	}
+	if (c.rules_dir) {
+		free(cfg->rules_dir);
+		next.rules_dir = c.rules_dir;
+		c.rules_dir = NULL;
+	}
 	*cfg = next;
 	ret = 0;
 err_delete_parser:
 	free_paths(c.paths, c.n_paths);
 	free(c.state_dir);
+	free(c.rules_dir);
 	yaml_parser_delete(&parser);
 err_free_buf:
 	free(buf);
@@ -980,7 +1201,26 @@ void nj_config_defaults(struct nj_config *cfg)
 		.spool_max_bytes = 256 * MIB,
 		.spool_segment_bytes = 8 * MIB,
 		.spool_max_age_ms = 7 * DAY_MS,
+		.rules_dir = NULL, /* NJ_RULES_DIR_DEFAULT; see nj_config_rules_dir() */
+		.egress_window_ms = MIN_MS,
+		.sweep_window_ms = 5 * MIN_MS,
+		.sweep_min_stores = 3,
+		.relay_window_ms = MIN_MS,
+		.dedupe_window_ms = 10 * MIN_MS,
+		.collector =
+			{
+				.batch_records = 2048,
+				.batch_bytes = 256 * KIB,
+				.window = 8,
+				.reconnect_min_ms = SEC_MS,
+				.reconnect_max_ms = 5 * MIN_MS,
+			},
 	};
+}
+
+const char *nj_config_rules_dir(const struct nj_config *cfg)
+{
+	return cfg->rules_dir ? cfg->rules_dir : NJ_RULES_DIR_DEFAULT;
 }
 
 const char *nj_config_state_dir(const struct nj_config *cfg)
@@ -999,41 +1239,13 @@ int nj_config_set_state_dir(struct nj_config *cfg, const char *dir)
 	return 0;
 }
 
-size_t nj_config_watch_list(const struct nj_config *cfg, const char ***out)
-{
-	/* The list lives in cfg's private cache: storage, not configuration, and every config
-	 * is a writable object set up by nj_config_defaults(), so casting away const is safe. */
-	struct nj_config *cache = (struct nj_config *)cfg;
-	size_t n_def = cfg->watch_defaults ? ARRAY_SIZE(default_watch) : 0;
-	size_t n = n_def + cfg->n_watch_paths, i;
-
-	if (n > cache->watch_list_cap) {
-		const char **list = realloc(cache->watch_list, n * sizeof(*list));
-
-		if (!list) {
-			nj_err("config: out of memory for a watch list of %zu patterns", n);
-			*out = NULL;
-			return 0;
-		}
-		cache->watch_list = list;
-		cache->watch_list_cap = n;
-	}
-	for (i = 0; i < n_def; i++)
-		cache->watch_list[i] = default_watch[i];
-	for (i = 0; i < cfg->n_watch_paths; i++)
-		cache->watch_list[n_def + i] = cfg->watch_paths[i];
-	*out = cache->watch_list;
-	return n;
-}
-
 void nj_config_free(struct nj_config *cfg)
 {
 	free_paths(cfg->watch_paths, cfg->n_watch_paths);
 	cfg->watch_paths = NULL;
 	cfg->n_watch_paths = 0;
-	free(cfg->watch_list);
-	cfg->watch_list = NULL;
-	cfg->watch_list_cap = 0;
 	free(cfg->state_dir);
 	cfg->state_dir = NULL;
+	free(cfg->rules_dir);
+	cfg->rules_dir = NULL;
 }

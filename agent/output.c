@@ -136,6 +136,7 @@ static struct nj_proc *record_proc(struct nj_output *o, const struct nj_task *t)
 		memcpy(p->comm, t->comm, sizeof(p->comm));
 		p->comm[NJ_COMM_LEN - 1] = '\0';
 		p->uid = t->uid;
+		p->sid = t->sid;
 	}
 	return p;
 }
@@ -173,8 +174,24 @@ void nj_output_record(struct nj_output *o, const void *data, size_t len)
 	}
 	print(o, rec);
 	o->events++;
+	/* after the record has its number: an alert names the records that made it fire */
+	if (o->detect)
+		nj_detect_record(o->detect, kind, data, p, rec->event->sequence);
 	if (kind == NJ_REC_EXIT && p)
 		nj_proc_exited(o->procs, p, (uint64_t)ts_ns(CLOCK_MONOTONIC));
+}
+
+void nj_output_alert(void *arg, const struct nj_alert *a)
+{
+	struct nj_output *o = arg;
+	Nightjar__Record *rec = nj_event_alert(&o->ev, &o->host, a, o->procs, o->boot_to_real_ns);
+
+	if (!rec) {
+		nj_warn("out of memory building alert %s", a->rule_id);
+		return;
+	}
+	print(o, rec);
+	o->alerts++;
 }
 
 void nj_output_health(struct nj_output *o, const struct nj_health *h)
@@ -189,6 +206,18 @@ void nj_output_health(struct nj_output *o, const struct nj_health *h)
 	in.watch_errors = h->watch_errors;
 	in.processes = nj_proctab_size(o->procs);
 	in.uptime_s = h->uptime_s;
+	in.alerts = o->alerts;
+	if (o->detect) {
+		struct nj_detect_stats ds;
+
+		nj_detect_stats(o->detect, &ds);
+		in.alert_repeats = ds.suppressed;
+	}
+	in.has_ship = h->has_ship;
+	in.ship_acked_seq = h->ship_acked_seq;
+	in.ship_acked = h->ship_acked;
+	in.ship_backlog = h->ship_backlog;
+	in.ship_lost = h->ship_lost;
 	if (o->spool) {
 		struct nj_spool_stats st;
 

@@ -468,11 +468,13 @@ int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *er
 	read_boot_id(s->boot_id);
 	read_reserved(s, &mark);
 	s->next_seq = has_last ? last_seq + 1 : s->nsegs ? s->segs[s->nsegs - 1].first_seq : 1;
-	/* The mark wins when there is no record on disk to go on from; after a clean stop (it is
+	/* The mark wins when there is nothing on disk to go on from; after a clean stop (it is
 	 * exact then, and covers numbers of records a full disk refused at the end); and after a
-	 * power cut, when numbers up to it may have gone out with records the disk lost. */
+	 * power cut, when numbers up to it may have gone out with records the disk lost. A newest
+	 * segment with no record yet (killed just after a rotation) is something to go on from:
+	 * it is named for the number its first record would have had. */
 	if (mark.mark > s->next_seq &&
-	    (!has_last || mark.clean || strcmp(mark.boot_id, s->boot_id))) {
+	    (!(has_last || s->nsegs) || mark.clean || strcmp(mark.boot_id, s->boot_id))) {
 		if (has_last && !mark.clean)
 			nj_warn("spool: the last run ended without a clean stop on an earlier "
 				"boot; "

@@ -114,6 +114,32 @@ static void test_agent_killed_same_boot(void **state)
 	nj_spool_close(s);
 }
 
+/* kill -9 right after a rotation: the newest segment has its header and no record yet; its
+ * name is the next number, and numbering goes on from it without a gap */
+static void test_killed_after_rotation(void **state)
+{
+	struct fx *f = *state;
+	struct nj_spool *s = open_spool(f->dir);
+	uint8_t hdr[NJ_FILE_HEADER_LEN];
+	char mark[128], path[128];
+	FILE *seg;
+
+	append_n(s, 3);
+	nj_spool_close(s);
+	/* the segment the 4th record would have opened, with only its file header */
+	snprintf(path, sizeof(path), "%s/%020llu.seg", f->dir, 4ULL);
+	seg = fopen(path, "w");
+	assert_non_null(seg);
+	nj_file_header(hdr, NJ_FILE_SEGMENT);
+	assert_int_equal(fwrite(hdr, 1, sizeof(hdr), seg), sizeof(hdr));
+	fclose(seg);
+	snprintf(mark, sizeof(mark), "1048580 %s dirty\n", f->boot);
+	write_mark(f->dir, mark);
+	s = open_spool(f->dir);
+	assert_int_equal(nj_spool_next_seq(s), 4);
+	nj_spool_close(s);
+}
+
 /* a power cut: records after the last sync may be gone, their numbers already used */
 static void test_power_cut_skips_to_the_mark(void **state)
 {
@@ -249,6 +275,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clean_stop_continues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_killed_same_boot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_after_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_skips_to_the_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_mark_beyond_the_last_record, setup,
 						teardown),
