@@ -34,6 +34,8 @@ SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
+# the static do-nothing program bench/compare.sh starts at a steady rate
+BENCH_TRUE := $(OUTPUT)/nightjar-true
 CTL        := $(OUTPUT)/nightjarctl
 SPOOL_BENCH := $(OUTPUT)/nightjar-spool-bench
 FUZZ_READER := $(OUTPUT)/fuzz_reader
@@ -53,9 +55,9 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run check unit integration fuzz bench format format-check clean
+.PHONY: all deps run check unit integration fuzz bench bench-compare format format-check clean
 
-all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH)
+all: $(AGENT) $(CTL) $(BENCH) $(BENCH_TRUE) $(SPOOL_BENCH)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -134,6 +136,11 @@ $(BENCH): bench/bench.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+# no C library and no dynamic loader: its whole run is the exec and one exit syscall
+$(BENCH_TRUE): bench/true.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 $(WARN) -MMD -MP -static -nostdlib -fno-pie -no-pie $< -o $@
+
 deps:
 	$(Q)scripts/deps.sh
 
@@ -160,6 +167,10 @@ check: deps
 bench: all
 	$(Q)bench/run.sh
 	$(Q)bench/spool.sh
+
+# Nightjar against auditd on the same work (installs auditd if missing; bench/README.md)
+bench-compare: all
+	$(Q)bench/compare.sh
 
 FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c tests/unit/*.c bench/*.c)
 format:

@@ -3,8 +3,11 @@
 # Idempotent and quiet when everything is present (Debian 12, run as root).
 set -eu
 
+# auditd: what bench/compare.sh measures Nightjar against (smoke-tested by make check). On a
+# host with systemd its package starts the daemon; compare.sh then asks for it to be stopped.
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
-libcmocka-dev libssl-dev protobuf-c-compiler libprotobuf-c-dev bats jq clang-format iproute2 util-linux python3 procps"
+libcmocka-dev libssl-dev protobuf-c-compiler libprotobuf-c-dev bats jq clang-format iproute2 util-linux python3 procps
+auditd"
 
 missing=""
 for p in $PKGS; do
