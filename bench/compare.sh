@@ -4,11 +4,12 @@
 # at once (floor), the Nightjar agent on its embedded defaults (nightjar), and Debian's auditd
 # with rules for the same work, writing its log (auditd). Each runs the four timed workloads,
 # then a steady exec load at each rate of RATES, while the monitor's CPU and drops are
-# sampled. Prints a markdown report and writes it to bench/results/compare.md. Run as root
+# sampled. Prints a markdown report and writes it to bench/results/compare.md, with the raw
+# per-run figures in bench/results/compare.csv. Run as root
 # from the repository top; `make bench-compare` builds first. See bench/README.md.
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-7}
 ITERS_OPEN=${ITERS_OPEN:-100000}
 ITERS_EXEC=${ITERS_EXEC:-300}
 ITERS_CONNECT=${ITERS_CONNECT:-5000}
@@ -512,6 +513,20 @@ for rate in RATES:
               f"{fmt(host, '.0f')} | {d} |")
 print()
 
+print("Spread of the timed workloads over rounds, and what each monitor adds to none's median:")
+print()
+print("| workload | monitor | n | median ns/op | min–max | added ns/op |")
+print("|---|---|---:|---:|---|---:|")
+for name, label in WORKLOADS:
+    none = ns_op(name, "none")
+    for c in CONFIGS:
+        v = [r["fig"]["ns_per_op"] for r in runs(name, c).values()]
+        if v:
+            added = "n/a" if none is None else f"{statistics.median(v) - none:+.0f}"
+            print(f"| {label} | {c} | {len(v)} | {statistics.median(v):.0f} | "
+                  f"{min(v)}–{max(v)} | {added} |")
+print()
+
 # The targets, judged on the medians above.
 print("Targets:")
 print()
@@ -588,5 +603,6 @@ print("- auditd rules: Debian's defaults (`-b 8192 --backlog_wait_time 60000 -f 
 PY
 cp "$dir/report.md" "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
+cp "$dir/results.csv" "${RESULTS%.md}.csv"
 cat "$dir/report.md"
 note "written to $RESULTS"
