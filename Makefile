@@ -26,11 +26,16 @@ AGENT_SRCS := $(wildcard agent/*.c)
 # protoc-c output is generated at build time, never committed
 PROTO_C    := $(OUTPUT)/nightjar.pb-c.c
 PROTO_H    := $(OUTPUT)/nightjar.pb-c.h
-AGENT_OBJS := $(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o
+# the default rules, compiled in (scripts/embed-rules.sh)
+RULES      := $(sort $(wildcard rules/*.yaml))
+RULES_C    := $(OUTPUT)/rules_default.c
+AGENT_OBJS := $(AGENT_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o \
+	$(OUTPUT)/agent/rules_default.o
 # Unit tests link every agent module except the entry point and the BPF loader, built
 # again with sanitizers.
 LIB_SRCS   := $(filter-out agent/main.c agent/sensor.c,$(AGENT_SRCS))
-SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-c.o
+SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-c.o \
+	$(OUTPUT)/san/rules_default.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
@@ -43,7 +48,8 @@ FUZZ_READER := $(OUTPUT)/fuzz_reader
 FUZZ_SRCS  := agent/spool.c agent/pbjson.c agent/json.c agent/text.c agent/log.c
 FUZZ_SECONDS ?= 30
 # nightjarctl links the agent's modules that need no BPF
-CTL_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o
+CTL_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o \
+	$(OUTPUT)/agent/rules_default.o
 
 ifeq ($(V),1)
 Q =
@@ -92,6 +98,18 @@ $(OUTPUT)/san/nightjar.pb-c.o: $(PROTO_C) | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
+$(RULES_C): $(RULES) scripts/embed-rules.sh | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)scripts/embed-rules.sh $(RULES) > $@
+
+$(OUTPUT)/agent/rules_default.o: $(RULES_C) | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/san/rules_default.o: $(RULES_C) | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
 $(OUTPUT)/agent/%.o: agent/%.c | $(OUTPUT)/agent
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -117,11 +135,10 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_OBJS) $(LDLIBS) -lcmocka -o $@
 
-$(SPOOL_BENCH): bench/spool_bench.c $(OUTPUT)/agent/spool.o $(OUTPUT)/agent/log.o \
-		$(OUTPUT)/agent/event.o $(OUTPUT)/agent/proc.o $(OUTPUT)/agent/records.o \
-		$(OUTPUT)/agent/nightjar.pb-c.o | $(PROTO_H)
+# the bench builds records with the agent's own modules
+$(SPOOL_BENCH): bench/spool_bench.c $(CTL_OBJS) | $(PROTO_H)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(filter %.o,$^) -lprotobuf-c -lz -o $@
+	$(Q)$(CC) $(CFLAGS) $< $(CTL_OBJS) $(LDLIBS) -o $@
 
 $(FUZZ_READER): tests/fuzz/fuzz_reader.c $(FUZZ_SRCS) $(PROTO_C) | $(PROTO_H)
 	$(call msg,FUZZ,$@)

@@ -36,60 +36,10 @@
 #define CFG_FILE_MAX (1 * MIB)
 
 /* Most keys in one mapping; each table is checked against it below. */
-#define CFG_MAX_KEYS 8
+#define CFG_MAX_KEYS 16
 
 /* Room for one user value quoted in a message: long values are cut, control bytes escaped. */
 #define QUOTE_SIZE 80
-
-/* Built-in credential stores, watched unless watch.defaults is false. "~/" means that path
- * under every home directory. */
-static const char *const default_watch[] = {
-	/* cloud CLIs */
-	"~/.aws/credentials",
-	"~/.aws/config",
-	"~/.aws/sso/cache/*.json",
-	"~/.aws/cli/cache/*.json",
-	"~/.azure/msal_token_cache.json",
-	"~/.azure/msal_token_cache.bin",
-	"~/.azure/accessTokens.json",
-	"~/.azure/service_principal_entries.json",
-	"~/.azure/service_principal_entries.bin",
-	"~/.config/gcloud/credentials.db",
-	"~/.config/gcloud/access_tokens.db",
-	"~/.config/gcloud/application_default_credentials.json",
-	"~/.config/gcloud/legacy_credentials/*/adc.json",
-	"~/.kube/config",
-	/* registries, forges, package managers */
-	"~/.docker/config.json",
-	"~/.config/containers/auth.json",
-	"~/.config/gh/hosts.yml",
-	"~/.git-credentials",
-	"~/.netrc",
-	"~/.npmrc",
-	"~/.pypirc",
-	"~/.vault-token",
-	"~/.terraform.d/credentials.tfrc.json",
-	/* ssh private keys */
-	"~/.ssh/id_rsa",
-	"~/.ssh/id_ecdsa",
-	"~/.ssh/id_ed25519",
-	"~/.ssh/id_dsa",
-	"~/.ssh/id_ecdsa_sk",
-	"~/.ssh/id_ed25519_sk",
-	/* browser cookies and saved logins */
-	"~/.config/google-chrome/*/Cookies",
-	"~/.config/chromium/*/Cookies",
-	"~/.config/microsoft-edge/*/Cookies",
-	"~/.config/google-chrome/*/Login Data",
-	"~/.config/chromium/*/Login Data",
-	"~/.mozilla/firefox/*/cookies.sqlite",
-	"~/.mozilla/firefox/*/logins.json",
-	"~/.mozilla/firefox/*/key4.db",
-	/* desktop keyring, local password hashes */
-	"~/.local/share/keyrings/login.keyring",
-	"/etc/shadow",
-	"/etc/gshadow",
-};
 
 /* One suffix of a size or a duration. In each table the largest multiplier comes first, and
  * among equal ones the spelling used when printing a value. */
@@ -123,6 +73,7 @@ struct cfg_ctx {
 	char **paths;
 	size_t n_paths;
 	char *state_dir; /* state_dir from the file, committed with the rest */
+	char *rules_dir; /* rules_dir likewise */
 };
 
 struct cfg_key;
@@ -160,6 +111,8 @@ static int parse_submap(struct cfg_ctx *c, const struct cfg_key *k, const char *
 			yaml_node_t *val);
 static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
 		     yaml_node_t *val);
+static int parse_count(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		       yaml_node_t *val);
 
 #define FIELD(f) offsetof(struct nj_config, f)
 
@@ -203,6 +156,42 @@ static const struct cfg_key spool_keys[] = {
 
 static const struct cfg_table spool_table = {"spool", spool_keys, ARRAY_SIZE(spool_keys)};
 
+static const struct cfg_key detector_keys[] = {
+	{.name = "egress_window",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(egress_window_ms),
+	 .min = SEC_MS,
+	 .max = DAY_MS},
+	{.name = "sweep_window",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(sweep_window_ms),
+	 .min = SEC_MS,
+	 .max = DAY_MS},
+	{.name = "sweep_min_stores",
+	 .parse = parse_count,
+	 .want = "a number of stores",
+	 .off = FIELD(sweep_min_stores),
+	 .min = 2,
+	 .max = 16},
+	{.name = "relay_window",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(relay_window_ms),
+	 .min = SEC_MS,
+	 .max = DAY_MS},
+	{.name = "dedupe_window",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(dedupe_window_ms),
+	 .min = SEC_MS,
+	 .max = DAY_MS},
+};
+
+static const struct cfg_table detector_table = {"detectors", detector_keys,
+						ARRAY_SIZE(detector_keys)};
+
 static const struct cfg_key top_keys[] = {
 	{.name = "output", .parse = parse_output, .want = "text or json", .off = FIELD(output)},
 	{.name = "ring_buffer_size",
@@ -235,10 +224,19 @@ static const struct cfg_key top_keys[] = {
 	 .parse = parse_submap,
 	 .want = "a mapping of watch settings",
 	 .sub = &watch_table},
+	/* directories are kept in the load's context until the whole file is good */
 	{.name = "state_dir",
 	 .parse = parse_dir,
 	 .want = "an absolute directory path",
-	 .off = FIELD(state_dir)},
+	 .off = offsetof(struct cfg_ctx, state_dir)},
+	{.name = "rules_dir",
+	 .parse = parse_dir,
+	 .want = "an absolute directory path",
+	 .off = offsetof(struct cfg_ctx, rules_dir)},
+	{.name = "detectors",
+	 .parse = parse_submap,
+	 .want = "a mapping of detector settings",
+	 .sub = &detector_table},
 	{.name = "spool",
 	 .parse = parse_submap,
 	 .want = "a mapping of spool settings",
@@ -250,6 +248,7 @@ static const struct cfg_table top_table = {"", top_keys, ARRAY_SIZE(top_keys)};
 _Static_assert(ARRAY_SIZE(top_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 _Static_assert(ARRAY_SIZE(watch_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 _Static_assert(ARRAY_SIZE(spool_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
+_Static_assert(ARRAY_SIZE(detector_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 
 /* ---- numbers with units ---- */
 
@@ -630,8 +629,10 @@ static int parse_paths(struct cfg_ctx *c, const struct cfg_key *k, const char *n
 	return 0;
 }
 
+/* k->off is a field of struct cfg_ctx here: the string is committed with the rest. */
 static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *name, yaml_node_t *val)
 {
+	char **out = (char **)((char *)c + k->off);
 	char q[QUOTE_SIZE];
 	const char *s = NULL;
 
@@ -640,10 +641,30 @@ static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *nam
 	if (s[0] != '/' || strlen(s) > NJ_CONFIG_PATTERN_MAX)
 		return cfg_error(c, &val->start_mark, "bad value '%s' for '%s': expected %s",
 				 quote_node(q, sizeof(q), val), name, k->want);
-	free(c->state_dir);
-	c->state_dir = strdup(s);
-	if (!c->state_dir)
+	free(*out);
+	*out = strdup(s);
+	if (!*out)
 		return cfg_error(c, &val->start_mark, "out of memory for '%s'", name);
+	return 0;
+}
+
+static int parse_count(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		       yaml_node_t *val)
+{
+	uint64_t *out = (uint64_t *)((char *)c->cfg + k->off);
+	char q[QUOTE_SIZE];
+	const char *s = NULL, *rest;
+	uint64_t v;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	rest = parse_u64(s, &v);
+	if (!rest || *rest || v < k->min || v > k->max)
+		return cfg_error(c, &val->start_mark,
+				 "bad value '%s' for '%s': expected %s from %" PRIu64
+				 " to %" PRIu64,
+				 quote_node(q, sizeof(q), val), name, k->want, k->min, k->max);
+	*out = v;
 	return 0;
 }
 
@@ -953,11 +974,17 @@ int nj_config_load(struct nj_config *cfg, const char *file, char *err, size_t er
 		next.state_dir = c.state_dir;
 		c.state_dir = NULL;
 	}
+	if (c.rules_dir) {
+		free(cfg->rules_dir);
+		next.rules_dir = c.rules_dir;
+		c.rules_dir = NULL;
+	}
 	*cfg = next;
 	ret = 0;
 err_delete_parser:
 	free_paths(c.paths, c.n_paths);
 	free(c.state_dir);
+	free(c.rules_dir);
 	yaml_parser_delete(&parser);
 err_free_buf:
 	free(buf);
@@ -980,7 +1007,18 @@ void nj_config_defaults(struct nj_config *cfg)
 		.spool_max_bytes = 256 * MIB,
 		.spool_segment_bytes = 8 * MIB,
 		.spool_max_age_ms = 7 * DAY_MS,
+		.rules_dir = NULL, /* NJ_RULES_DIR_DEFAULT; see nj_config_rules_dir() */
+		.egress_window_ms = MIN_MS,
+		.sweep_window_ms = 5 * MIN_MS,
+		.sweep_min_stores = 3,
+		.relay_window_ms = MIN_MS,
+		.dedupe_window_ms = 10 * MIN_MS,
 	};
+}
+
+const char *nj_config_rules_dir(const struct nj_config *cfg)
+{
+	return cfg->rules_dir ? cfg->rules_dir : NJ_RULES_DIR_DEFAULT;
 }
 
 const char *nj_config_state_dir(const struct nj_config *cfg)
@@ -999,41 +1037,13 @@ int nj_config_set_state_dir(struct nj_config *cfg, const char *dir)
 	return 0;
 }
 
-size_t nj_config_watch_list(const struct nj_config *cfg, const char ***out)
-{
-	/* The list lives in cfg's private cache: storage, not configuration, and every config
-	 * is a writable object set up by nj_config_defaults(), so casting away const is safe. */
-	struct nj_config *cache = (struct nj_config *)cfg;
-	size_t n_def = cfg->watch_defaults ? ARRAY_SIZE(default_watch) : 0;
-	size_t n = n_def + cfg->n_watch_paths, i;
-
-	if (n > cache->watch_list_cap) {
-		const char **list = realloc(cache->watch_list, n * sizeof(*list));
-
-		if (!list) {
-			nj_err("config: out of memory for a watch list of %zu patterns", n);
-			*out = NULL;
-			return 0;
-		}
-		cache->watch_list = list;
-		cache->watch_list_cap = n;
-	}
-	for (i = 0; i < n_def; i++)
-		cache->watch_list[i] = default_watch[i];
-	for (i = 0; i < cfg->n_watch_paths; i++)
-		cache->watch_list[n_def + i] = cfg->watch_paths[i];
-	*out = cache->watch_list;
-	return n;
-}
-
 void nj_config_free(struct nj_config *cfg)
 {
 	free_paths(cfg->watch_paths, cfg->n_watch_paths);
 	cfg->watch_paths = NULL;
 	cfg->n_watch_paths = 0;
-	free(cfg->watch_list);
-	cfg->watch_list = NULL;
-	cfg->watch_list_cap = 0;
 	free(cfg->state_dir);
 	cfg->state_dir = NULL;
+	free(cfg->rules_dir);
+	cfg->rules_dir = NULL;
 }

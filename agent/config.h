@@ -12,6 +12,7 @@
 
 #define NJ_CONFIG_DEFAULT_PATH "/etc/nightjar/agent.yaml"
 #define NJ_STATE_DIR_DEFAULT   "/var/lib/nightjar"
+#define NJ_RULES_DIR_DEFAULT   "/etc/nightjar/rules.d"
 
 /* Longest watch pattern, in bytes: PATH_MAX less the terminating NUL. */
 #define NJ_CONFIG_PATTERN_MAX 4095
@@ -24,23 +25,23 @@ struct nj_config {
 	uint64_t wakeup_bytes;	     /* ring data that wakes the agent early; < ring size */
 	uint64_t flush_interval_ms;  /* longest a record waits in the ring: 10 ms .. 1 s */
 	uint64_t health_interval_ms; /* health record period: 1 s .. 1 day */
-	bool watch_defaults;	     /* include the built-in credential list */
-	char **watch_paths;	     /* patterns: absolute, or "~/..." for every home */
+	bool watch_defaults;	     /* watch the paths of the rules' credential stores */
+	char **watch_paths;	     /* more patterns: absolute, or "~/..." for every home */
 	size_t n_watch_paths;
 	uint64_t rescan_interval_ms;  /* re-expand patterns (new homes, replaced files) */
 	char *state_dir;	      /* absolute; spool, sequence and host id live here */
 	uint64_t spool_max_bytes;     /* all segments together: 1 MiB .. 1 TiB */
 	uint64_t spool_segment_bytes; /* one segment file: 64 KiB .. 1 GiB, below max_size */
 	uint64_t spool_max_age_ms;    /* segments older than this are evicted: 1 min .. 10 years */
-
-	/* Private to config.c: storage behind nj_config_watch_list(), freed by
-	 * nj_config_free(). Because of it (and watch_paths), do not copy a struct nj_config. */
-	const char **watch_list;
-	size_t watch_list_cap;
+	char *rules_dir;	      /* local rules, loaded after the built-in ones */
+	/* detector windows (docs/detection.md) */
+	uint64_t egress_window_ms, sweep_window_ms, relay_window_ms, dedupe_window_ms;
+	uint64_t sweep_min_stores;
 };
 
 /* Fill with the embedded defaults (works with no file at all). Overwrites every field: call
- * nj_config_free() first on a config that already holds a loaded watch list. */
+ * nj_config_free() first on a config that already holds loaded paths. Owned strings and
+ * lists make a struct nj_config unsafe to copy. */
 void nj_config_defaults(struct nj_config *cfg);
 
 /* Parse FILE over the current values. On error returns -1 and writes one line into
@@ -48,18 +49,13 @@ void nj_config_defaults(struct nj_config *cfg);
  * not at all: on error cfg is left as it was. watch.paths in the file replaces watch_paths. */
 int nj_config_load(struct nj_config *cfg, const char *file, char *err, size_t errlen);
 
-/* The effective watch list: the built-in defaults (if watch_defaults) then watch_paths.
- * Returns the number of patterns; *out points into storage owned by cfg/static data. It is
- * rebuilt on every call from the current fields and stays valid until nj_config_free() or a
- * later call that needs a longer list. Returns 0 (and logs) if that storage cannot be
- * allocated. */
-size_t nj_config_watch_list(const struct nj_config *cfg, const char ***out);
-
 /* Release what cfg owns; safe to call twice. cfg keeps its scalar settings. */
 void nj_config_free(struct nj_config *cfg);
 
 /* The state directory: the configured one, or NJ_STATE_DIR_DEFAULT. */
 const char *nj_config_state_dir(const struct nj_config *cfg);
+/* The local rules directory: the configured one, or NJ_RULES_DIR_DEFAULT. */
+const char *nj_config_rules_dir(const struct nj_config *cfg);
 /* --state-dir: replaces the configured one. -1 when out of memory. */
 int nj_config_set_state_dir(struct nj_config *cfg, const char *dir);
 

@@ -16,8 +16,12 @@ void nj_event_init(struct nj_event *ev)
 
 void nj_event_fini(struct nj_event *ev)
 {
+	size_t i;
+
 	free(ev->args.v);
 	free(ev->parent_args.v);
+	for (i = 0; i < NJ_EVENT_ANCESTRY; i++)
+		free(ev->anc_args[i].v);
 	memset(ev, 0, sizeof(*ev));
 }
 
@@ -186,6 +190,10 @@ static void reset(struct nj_event *ev)
 	nightjar__exe_info__init(&ev->exe);
 	nightjar__file_match__init(&ev->match);
 	nightjar__health_counters__init(&ev->counters);
+	nightjar__alert__init(&ev->alert);
+	nightjar__rule__init(&ev->rule);
+	nightjar__threat__init(&ev->threat);
+	nightjar__technique__init(&ev->technique);
 	ev->path[0] = '\0';
 }
 
@@ -397,6 +405,8 @@ static void build_open(struct nj_event *ev, const struct nj_open *e)
 	ev->file.path = bytes(ev->path, strlen(ev->path));
 	ev->file.name = slash ? bytes(slash + 1, strlen(slash + 1)) : ev->file.path;
 	snprintf(ev->inode, sizeof(ev->inode), "%llu", (unsigned long long)e->ino);
+	snprintf(ev->owner, sizeof(ev->owner), "%u", e->owner);
+	ev->file.uid = ev->owner;
 	snprintf(ev->device, sizeof(ev->device), "%u:%u", nj_kdev_major(e->dev),
 		 nj_kdev_minor(e->dev));
 	ev->file.inode = ev->inode;
@@ -526,5 +536,125 @@ Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *hos
 	ev->health.nightjar = &ev->nj;
 	ev->rec.body_case = NIGHTJAR__RECORD__BODY_HEALTH;
 	ev->rec.health = &ev->health;
+	return &ev->rec;
+}
+
+/* One ancestor: what the table knows of it. */
+static int fill_ancestor(struct nj_event *ev, size_t i, const struct nj_proc *q,
+			 int64_t boot_to_real)
+{
+	Nightjar__Process *pr = &ev->anc[i];
+
+	nightjar__process__init(pr);
+	nightjar__user__init(&ev->anc_user[i]);
+	pr->has_pid = 1;
+	pr->pid = q->tgid;
+	pr->entity_id = (char *)q->entity_id;
+	pr->has_name = 1;
+	pr->name = bytes(q->comm, strnlen(q->comm, NJ_COMM_LEN));
+	pr->has_start_utc_ns = 1;
+	pr->start_utc_ns = (uint64_t)((int64_t)q->start_ns + boot_to_real);
+	snprintf(ev->anc_uid[i], sizeof(ev->anc_uid[i]), "%u", q->uid);
+	ev->anc_user[i].id = ev->anc_uid[i];
+	pr->user = &ev->anc_user[i];
+	ev->anc_p[i] = pr;
+	return set_image(pr, &ev->anc_args[i], q);
+}
+
+Nightjar__Record *nj_event_alert(struct nj_event *ev, const struct nj_host *host,
+				 const struct nj_alert *a, struct nj_proctab *procs,
+				 int64_t boot_to_real_ns)
+{
+	const struct nj_proc *p = nj_proc_find(procs, a->tgid, a->start_ns), *q;
+	Nightjar__Alert *al = &ev->alert;
+	struct nj_task *t = &ev->alert_task;
+	size_t i;
+
+	reset(ev);
+	head(ev, host, (uint64_t)((int64_t)a->ts + boot_to_real_ns), "alert", "intrusion_detection",
+	     "info", a->category, NULL);
+	ev->event.has_severity = 1;
+	ev->event.severity = a->severity;
+	ev->nj.severity = (char *)nj_severity_label(a->severity);
+	ev->nj.has_count = 1;
+	ev->nj.count = a->count;
+
+	/* the acting process as the table knows it; the task fields come from it */
+	memset(t, 0, sizeof(*t));
+	t->tgid = t->pid = a->tgid;
+	t->start_ns = a->start_ns;
+	if (p) {
+		t->ppid = p->ppid;
+		t->parent_start_ns = p->parent_start_ns;
+		t->uid = t->euid = p->uid;
+		t->sid = p->sid;
+		memcpy(t->comm, p->comm, sizeof(t->comm));
+	}
+	if (fill_process(ev, host, t, p,
+			 p ? nj_proc_find(procs, p->ppid, p->parent_start_ns) : NULL,
+			 boot_to_real_ns))
+		return NULL;
+	if (!p || !p->sid)
+		ev->proc.session_leader = NULL;
+	if (!p) { /* gone from the table: its pid is all that is left to say */
+		ev->proc.parent = NULL;
+		ev->proc.has_name = 0;
+	}
+	snprintf(ev->uid, sizeof(ev->uid), "%u", t->uid);
+	ev->user.id = ev->uid;
+	if (p)
+		al->user = &ev->user;
+	al->process = &ev->proc;
+
+	/* above the parent, ending at the session leader (or init, or what the table forgot) */
+	q = p ? nj_proc_find(procs, p->ppid, p->parent_start_ns) : NULL;
+	for (i = 0; i < NJ_EVENT_ANCESTRY; i++) {
+		if (!q || q->tgid <= 1 || q->tgid == q->sid)
+			break;
+		q = nj_proc_find(procs, q->ppid, q->parent_start_ns);
+		if (!q)
+			break;
+		if (fill_ancestor(ev, i, q, boot_to_real_ns))
+			return NULL;
+		ev->nj.n_ancestry = i + 1;
+	}
+	ev->nj.ancestry = ev->anc_p;
+
+	ev->rule.id = (char *)a->rule_id;
+	ev->rule.name = (char *)a->rule_name;
+	ev->rule.category = (char *)a->category;
+	al->rule = &ev->rule;
+	if (a->technique) {
+		ev->technique.id = (char *)a->technique;
+		ev->threat.framework = "MITRE ATT&CK";
+		ev->threat.technique = &ev->technique;
+		al->threat = &ev->threat;
+	}
+	al->message = (char *)a->message;
+	al->n_trigger_sequences = a->n_seqs;
+	al->trigger_sequences = (uint64_t *)a->seqs;
+	for (i = 0; i < a->n_files; i++) {
+		const char *slash = strrchr(a->files[i], '/');
+
+		nightjar__file__init(&ev->files[i]);
+		ev->files[i].has_path = ev->files[i].has_name = 1;
+		ev->files[i].path = bytes(a->files[i], strlen(a->files[i]));
+		ev->files[i].name = bytes(slash ? slash + 1 : a->files[i],
+					  strlen(slash ? slash + 1 : a->files[i]));
+		ev->file_p[i] = &ev->files[i];
+	}
+	al->n_files = a->n_files;
+	al->files = ev->file_p;
+	for (i = 0; i < a->n_dests; i++) {
+		nightjar__endpoint__init(&ev->dests[i]);
+		endpoint(&ev->dests[i], ev->dest_ip[i], a->dests[i].family, a->dests[i].addr,
+			 a->dests[i].port, 1);
+		ev->dest_p[i] = &ev->dests[i];
+	}
+	al->n_destinations = a->n_dests;
+	al->destinations = ev->dest_p;
+	al->nightjar = &ev->nj;
+	ev->rec.body_case = NIGHTJAR__RECORD__BODY_ALERT;
+	ev->rec.alert = al;
 	return &ev->rec;
 }

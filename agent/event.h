@@ -9,8 +9,11 @@
 #include <stdint.h>
 
 #include "nightjar.pb-c.h"
+#include "detect.h"
 #include "proc.h"
 #include "records.h"
+
+#define NJ_EVENT_ANCESTRY 8 /* ancestors above the parent that an alert names */
 
 struct nj_argv {
 	ProtobufCBinaryData *v;
@@ -43,12 +46,28 @@ struct nj_event {
 	Nightjar__FileMatch match;
 	Nightjar__HealthCounters counters;
 	struct nj_argv args, parent_args;
+	/* alerts */
+	struct nj_task alert_task; /* the acting process, rebuilt from the process table */
+	Nightjar__Alert alert;
+	Nightjar__Rule rule;
+	Nightjar__Threat threat;
+	Nightjar__Technique technique;
+	Nightjar__Process anc[NJ_EVENT_ANCESTRY];
+	Nightjar__Process *anc_p[NJ_EVENT_ANCESTRY];
+	Nightjar__User anc_user[NJ_EVENT_ANCESTRY];
+	char anc_uid[NJ_EVENT_ANCESTRY][12];
+	struct nj_argv anc_args[NJ_EVENT_ANCESTRY];
+	Nightjar__File files[NJ_ALERT_FILES];
+	Nightjar__File *file_p[NJ_ALERT_FILES];
+	Nightjar__Endpoint dests[NJ_ALERT_DESTS];
+	Nightjar__Endpoint *dest_p[NJ_ALERT_DESTS];
+	char dest_ip[NJ_ALERT_DESTS][INET6_ADDRSTRLEN];
 	char *flags[12];
 	/* text the record points to */
 	char uid[12], gid[12], euid_s[12];
 	char parent_entity[NJ_ENTITY_ID_LEN];
 	char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
-	char inode[24], device[24];
+	char inode[24], device[24], owner[12];
 	char path[NJ_PATH_STR_MAX];
 };
 
@@ -67,6 +86,12 @@ void nj_event_fini(struct nj_event *ev);
  * kernel times to UTC. Returns the record, or NULL when out of memory. */
 Nightjar__Record *nj_event_build(struct nj_event *ev, const struct nj_host *host, const void *data,
 				 const struct nj_proc *p, const struct nj_proc *parent,
+				 int64_t boot_to_real_ns);
+
+/* The record of an alert: the acting process and its ancestry from procs (as far as the table
+ * still knows them), the rule, the files and destinations. NULL when out of memory. */
+Nightjar__Record *nj_event_alert(struct nj_event *ev, const struct nj_host *host,
+				 const struct nj_alert *a, struct nj_proctab *procs,
 				 int64_t boot_to_real_ns);
 
 /* The path an exec or open record carries, rebuilt (valid after nj_event_build). */

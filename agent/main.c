@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "detect.h"
 #include "host.h"
 #include "log.h"
 #include "loop.h"
@@ -24,6 +25,7 @@
 #include "pbjson.h"
 #include "proc.h"
 #include "records.h"
+#include "rules.h"
 #include "sensor.h"
 #include "spool.h"
 #include "version.h"
@@ -34,6 +36,8 @@
 
 struct agent {
 	struct nj_config cfg;
+	struct nj_rules rules;
+	struct nj_detect *detect;
 	struct nj_sensor *sensor;
 	struct nj_proctab *procs;
 	struct nj_output out;
@@ -54,6 +58,15 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The records' clock. */
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -79,35 +92,114 @@ static void usage(FILE *f)
 		NJ_CONFIG_DEFAULT_PATH, NJ_STATE_DIR_DEFAULT);
 }
 
+/* What a watch pattern belongs to, for the callback of its expansion. */
+struct watch_arg {
+	struct agent *a;
+	size_t store; /* index in rules.stores, or (size_t)-1 for watch.paths */
+};
+
 static void found_file(const char *path, uint64_t st_dev, uint64_t st_ino, void *arg)
 {
-	struct agent *a = arg;
+	struct watch_arg *w = arg;
 
-	if (nj_sensor_watch_inode(a->sensor, nj_kdev(st_dev), st_ino) == 0)
+	if (nj_sensor_watch_inode(w->a->sensor, nj_kdev(st_dev), st_ino) == 0)
 		nj_debug("watching %s (inode %llu)", path, (unsigned long long)st_ino);
+	if (w->store != (size_t)-1)
+		nj_detect_identity(w->a->detect, nj_kdev(st_dev), st_ino, w->store);
+}
+
+static void watch_pattern(struct agent *a, const char *pattern, size_t store, char **homes)
+{
+	char leaf[NJ_LEAF_MAX], parent[NJ_PARENT_MAX];
+	struct watch_arg w = {a, store};
+	uint32_t flags = nj_watch_signature(pattern, leaf, parent);
+
+	if (flags)
+		nj_sensor_watch_name(a->sensor, leaf, flags, parent);
+	nj_watch_expand(pattern, homes, found_file, &w);
 }
 
 /* Re-expand every pattern in every home: new homes and replaced files get their identity
- * watched, vanished ones are dropped. Name signatures cover the gap between two rescans. */
+ * watched, vanished ones are dropped. Name signatures cover the gap between two rescans. The
+ * patterns are the paths of every enabled credential store, then watch.paths. */
 static void refresh_watch(struct agent *a)
 {
-	char leaf[NJ_LEAF_MAX], parent[NJ_PARENT_MAX];
-	const char **patterns;
 	char **homes = NULL;
-	size_t n, i;
-	uint32_t flags;
+	size_t i, j;
 
-	n = nj_config_watch_list(&a->cfg, &patterns);
 	nj_watch_homes("/etc/passwd", "/home", &homes);
 	nj_sensor_watch_begin(a->sensor);
-	for (i = 0; i < n; i++) {
-		flags = nj_watch_signature(patterns[i], leaf, parent);
-		if (flags)
-			nj_sensor_watch_name(a->sensor, leaf, flags, parent);
-		nj_watch_expand(patterns[i], homes, found_file, a);
+	nj_detect_identities_clear(a->detect);
+	for (i = 0; a->cfg.watch_defaults && i < a->rules.n_stores; i++) {
+		const struct nj_store *st = &a->rules.stores[i];
+
+		for (j = 0; !st->r.disabled && j < st->paths.n; j++)
+			watch_pattern(a, st->paths.v[j], i, homes);
 	}
+	for (i = 0; i < a->cfg.n_watch_paths; i++)
+		watch_pattern(a, a->cfg.watch_paths[i], (size_t)-1, homes);
 	nj_sensor_watch_end(a->sensor, &a->watched_inodes, &a->watched_names);
 	nj_watch_free_homes(homes);
+}
+
+/* Destination lists into the kernel's trie: list i is value i + 1. */
+static void load_intel(struct agent *a)
+{
+	size_t i, j, n = 0;
+	int e;
+
+	for (i = 0; i < a->rules.n_lists; i++) {
+		const struct nj_destlist *l = &a->rules.lists[i];
+
+		for (j = 0; !l->r.disabled && j < l->n_cidrs; j++) {
+			e = nj_sensor_intel_add(a->sensor, l->cidrs[j].addr, l->cidrs[j].prefixlen,
+						(uint16_t)(i + 1));
+			if (e) {
+				nj_warn("destination list %s: prefix %zu not loaded: %s", l->r.id,
+					j, strerror(-e));
+				break;
+			}
+			n++;
+		}
+	}
+	if (n)
+		nj_info("destination lists: %zu prefixes matched in the kernel", n);
+}
+
+/* The built-in rules, then the local directory's. */
+static int load_rules(struct agent *a)
+{
+	char err[1024];
+
+	if (nj_rules_load_defaults(&a->rules, err, sizeof(err)) ||
+	    nj_rules_load_dir(&a->rules, nj_config_rules_dir(&a->cfg), err, sizeof(err)) ||
+	    nj_rules_finish(&a->rules, err, sizeof(err))) {
+		nj_err("rules: %s", err);
+		return -1;
+	}
+	if (a->rules.n_lists > UINT16_MAX - 1) {
+		nj_err("rules: %zu destination lists; at most %d", a->rules.n_lists,
+		       UINT16_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* "12 credential stores, 30 tunnel tools, 1 destination list (2 files)" */
+static void rules_summary(const struct nj_rules *r, char *buf, size_t len)
+{
+	size_t i, st = 0, tt = 0, dl = 0;
+
+	for (i = 0; i < r->n_stores; i++)
+		st += !r->stores[i].r.disabled;
+	for (i = 0; i < r->n_tools; i++)
+		tt += !r->tools[i].r.disabled;
+	for (i = 0; i < r->n_lists; i++)
+		dl += !r->lists[i].r.disabled;
+	snprintf(buf, len,
+		 "%zu credential stores, %zu tunnel tools, %zu proxy ports, %zu destination lists "
+		 "(%zu rules files)",
+		 st, tt, r->n_proxy_ports, dl, r->files);
 }
 
 static int on_record(void *arg, void *data, size_t len)
@@ -150,6 +242,7 @@ static int on_flush(int fd, void *arg)
 
 	(void)fd;
 	err = drain(a);
+	nj_detect_tick(a->detect, boot_ns());
 	if (a->out.spool && (e = nj_spool_sync(a->out.spool)) < 0)
 		nj_warn("spool: fdatasync: %s", strerror(-e));
 	now = mono_ns();
@@ -186,7 +279,9 @@ static uint64_t oldest_record_utc(const char *spool_dir)
 static void status_text(struct agent *a, FILE *f, const uint64_t *stats,
 			const struct nj_spool_stats *sp, const char *oldest)
 {
+	struct nj_detect_stats ds;
 	const char *cap, *hook;
+	char summary[256];
 	size_t i;
 
 	fprintf(f, "nightjar-agent %s, pid %d, up %llu s\n", NJ_VERSION, (int)getpid(),
@@ -209,11 +304,19 @@ static void status_text(struct agent *a, FILE *f, const uint64_t *stats,
 		(unsigned long long)sp->oldest_seq, (unsigned long long)(sp->next_seq - 1),
 		oldest[0] ? oldest : "none");
 	fprintf(f, "tail clients: %zu\n", nj_control_tail_clients(a->out.control));
+	rules_summary(&a->rules, summary, sizeof(summary));
+	nj_detect_stats(a->detect, &ds);
+	fprintf(f,
+		"detection: %s\nalerts: %llu (repeats counted into them %llu), learned readers "
+		"%llu\n",
+		summary, (unsigned long long)ds.alerts, (unsigned long long)ds.suppressed,
+		(unsigned long long)ds.learned);
 }
 
 static void status_json(struct agent *a, FILE *f, const uint64_t *stats,
 			const struct nj_spool_stats *sp, const char *oldest)
 {
+	struct nj_detect_stats ds;
 	const char *cap, *hook;
 	struct nj_json j;
 	size_t i;
@@ -250,6 +353,12 @@ static void status_json(struct agent *a, FILE *f, const uint64_t *stats,
 		nj_json_str(&j, "oldest_record", oldest);
 	nj_json_obj_end(&j);
 	nj_json_u64(&j, "tail_clients", nj_control_tail_clients(a->out.control));
+	nj_detect_stats(a->detect, &ds);
+	nj_json_obj_begin(&j, "detection");
+	nj_json_u64(&j, "alerts", ds.alerts);
+	nj_json_u64(&j, "repeats", ds.suppressed);
+	nj_json_u64(&j, "learned", ds.learned);
+	nj_json_obj_end(&j);
 	nj_json_obj_end(&j);
 	if (!j.oom)
 		fprintf(f, "%s\n", j.buf);
@@ -361,6 +470,30 @@ static int open_state(struct agent *a)
 	nj_spool_stats(a->out.spool, &st);
 	nj_info("spool %s: %" PRIu64 " segments, %" PRIu64 " bytes, next sequence %" PRIu64,
 		a->spool_dir, st.segments, st.bytes, st.next_seq);
+	return 0;
+}
+
+static int start_detection(struct agent *a)
+{
+	struct nj_detect_opts o = {
+		.egress_window_ns = a->cfg.egress_window_ms * 1000000ull,
+		.sweep_window_ns = a->cfg.sweep_window_ms * 1000000ull,
+		.sweep_min_stores = (uint32_t)a->cfg.sweep_min_stores,
+		.relay_window_ns = a->cfg.relay_window_ms * 1000000ull,
+		.dedupe_window_ns = a->cfg.dedupe_window_ms * 1000000ull,
+	};
+	char path[4096 + 16], summary[256];
+
+	snprintf(path, sizeof(path), "%s/baseline", nj_config_state_dir(&a->cfg));
+	o.baseline_path = path;
+	a->detect = nj_detect_new(&a->rules, &o, a->procs, nj_output_alert, &a->out);
+	if (!a->detect) {
+		nj_err("out of memory for the detectors");
+		return -1;
+	}
+	a->out.detect = a->detect;
+	rules_summary(&a->rules, summary, sizeof(summary));
+	nj_info("detection: %s", summary);
 	return 0;
 }
 
@@ -500,8 +633,14 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out_config;
 	}
+	if (load_rules(&a))
+		goto out_config;
 	if (check_only) {
-		printf("%s: configuration OK\n", config ? config : "embedded defaults");
+		char summary[256];
+
+		rules_summary(&a.rules, summary, sizeof(summary));
+		printf("%s: configuration OK\nrules: %s\n", config ? config : "embedded defaults",
+		       summary);
 		ret = 0;
 		goto out_config;
 	}
@@ -516,6 +655,8 @@ int main(int argc, char **argv)
 		goto out_procs;
 	}
 	if (open_state(&a))
+		goto out_output;
+	if (start_detection(&a))
 		goto out_output;
 	/* Events are written in batches and flushed after each drain of the ring, so a large
 	 * buffer costs no latency and saves a write() every 4 KiB. */
@@ -536,6 +677,7 @@ int main(int argc, char **argv)
 		goto out_output;
 	}
 	refresh_watch(&a);
+	load_intel(&a);
 	/* after attaching, so a process started in between is seen by one or the other */
 	n = nj_proctab_snapshot(a.procs, "/proc", (uint32_t)getpid());
 	if (n < 0)
@@ -548,9 +690,13 @@ int main(int argc, char **argv)
 
 	ret = nj_loop_run(a.loop) < 0 ? 1 : 0;
 
-	/* whatever the kernel queued before we stopped is still printed, then the counters */
-	if (drain(&a) == 0)
+	/* whatever the kernel queued before we stopped is still printed, then the repeats of
+	 * alerts whose window is still open, then the counters */
+	if (drain(&a) == 0) {
+		nj_detect_tick(a.detect, UINT64_MAX);
 		health(&a);
+		nj_output_flush(&a.out);
+	}
 	fflush(stdout);
 out_sensor:
 	nj_control_close(a.out.control);
@@ -562,9 +708,11 @@ out_sensor:
 out_output:
 	nj_spool_close(a.out.spool);
 	nj_output_fini(&a.out);
+	nj_detect_free(a.detect);
 out_procs:
 	nj_proctab_free(a.procs);
 out_config:
+	nj_rules_free(&a.rules);
 	nj_config_free(&a.cfg);
 	return ret;
 }

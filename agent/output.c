@@ -136,6 +136,7 @@ static struct nj_proc *record_proc(struct nj_output *o, const struct nj_task *t)
 		memcpy(p->comm, t->comm, sizeof(p->comm));
 		p->comm[NJ_COMM_LEN - 1] = '\0';
 		p->uid = t->uid;
+		p->sid = t->sid;
 	}
 	return p;
 }
@@ -173,8 +174,24 @@ void nj_output_record(struct nj_output *o, const void *data, size_t len)
 	}
 	print(o, rec);
 	o->events++;
+	/* after the record has its number: an alert names the records that made it fire */
+	if (o->detect)
+		nj_detect_record(o->detect, kind, data, p, rec->event->sequence);
 	if (kind == NJ_REC_EXIT && p)
 		nj_proc_exited(o->procs, p, (uint64_t)ts_ns(CLOCK_MONOTONIC));
+}
+
+void nj_output_alert(void *arg, const struct nj_alert *a)
+{
+	struct nj_output *o = arg;
+	Nightjar__Record *rec = nj_event_alert(&o->ev, &o->host, a, o->procs, o->boot_to_real_ns);
+
+	if (!rec) {
+		nj_warn("out of memory building alert %s", a->rule_id);
+		return;
+	}
+	print(o, rec);
+	o->alerts++;
 }
 
 void nj_output_health(struct nj_output *o, const struct nj_health *h)

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "detect.h"
 #include "event.h"
 #include "json.h"
 #include "proc.h"
@@ -26,11 +27,13 @@ struct nj_output {
 	struct nj_event ev;
 	struct nj_spool *spool;	    /* NULL: events are numbered but not kept */
 	struct nj_control *control; /* tail clients get every record too */
+	struct nj_detect *detect;   /* NULL: no detection */
 	uint64_t next_seq;	    /* without a spool */
 	uint8_t *packed;	    /* a record packed for the spool */
 	size_t packed_cap;
 	uint64_t spool_warned; /* write errors already reported */
 	uint64_t events;       /* events written */
+	uint64_t alerts;       /* alerts written */
 	uint64_t bad_records;  /* records that failed validation (never expected) */
 	bool write_failed;     /* stdout is gone (EPIPE) or full */
 };
@@ -42,6 +45,9 @@ void nj_output_sync_clock(struct nj_output *o);
 
 /* Update the process table from one kernel record and write its event. */
 void nj_output_record(struct nj_output *o, const void *data, size_t len);
+
+/* A detector fired (an nj_alert_fn; arg is the struct nj_output): write the alert record. */
+void nj_output_alert(void *arg, const struct nj_alert *a);
 
 struct nj_health {
 	uint64_t stats[NJ_STAT_MAX];

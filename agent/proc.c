@@ -137,6 +137,7 @@ struct nj_proc *nj_proc_get(struct nj_proctab *t, uint32_t tgid, uint64_t start_
 	if (parent) {
 		memcpy(p->comm, parent->comm, sizeof(p->comm));
 		p->uid = parent->uid;
+		p->sid = parent->sid;
 		if (nj_proc_set_image(p, parent->exe, parent->args, parent->args_len,
 				      parent->args_trunc)) {
 			free(p);
@@ -216,7 +217,8 @@ int nj_read_boot_id(char out[40])
 
 /* /proc/PID/stat: "pid (comm) state ppid ... starttime(22) ..."; comm may hold spaces and
  * parentheses, so parse from the last ')'. */
-static int parse_stat(const char *buf, char comm[NJ_COMM_LEN], uint32_t *ppid, uint64_t *ticks)
+static int parse_stat(const char *buf, char comm[NJ_COMM_LEN], uint32_t *ppid, uint32_t *sid,
+		      uint64_t *ticks)
 {
 	const char *open = strchr(buf, '('), *close = strrchr(buf, ')'), *p;
 	unsigned long long v;
@@ -235,6 +237,8 @@ static int parse_stat(const char *buf, char comm[NJ_COMM_LEN], uint32_t *ppid, u
 	for (field = 3; *p && field < 22; field++) {
 		if (field == 4)
 			*ppid = (uint32_t)strtoul(p, NULL, 10);
+		else if (field == 6)
+			*sid = (uint32_t)strtoul(p, NULL, 10);
 		p = strchr(p, ' ');
 		if (!p)
 			return -1;
@@ -268,7 +272,7 @@ int nj_proctab_snapshot(struct nj_proctab *t, const char *proc_root, uint32_t sk
 	/* pass 1: identities, so that pass 2 can give each process its parent's start time */
 	while ((de = readdir(d))) {
 		char comm[NJ_COMM_LEN];
-		uint32_t ppid = 0;
+		uint32_t ppid = 0, sid;
 		uint64_t ticks;
 		ssize_t len;
 
@@ -279,7 +283,7 @@ int nj_proctab_snapshot(struct nj_proctab *t, const char *proc_root, uint32_t sk
 		if (len <= 0)
 			continue; /* exited meanwhile */
 		buf[len] = '\0';
-		if (parse_stat(buf, comm, &ppid, &ticks))
+		if (parse_stat(buf, comm, &ppid, &sid, &ticks))
 			continue;
 		if (n == cap) {
 			struct snap *ns = realloc(s, (cap = cap ? cap * 2 : 512) * sizeof(*s));
@@ -300,7 +304,7 @@ int nj_proctab_snapshot(struct nj_proctab *t, const char *proc_root, uint32_t sk
 		uint64_t pstart = 0;
 		struct nj_proc *p;
 		char comm[NJ_COMM_LEN], exe[4096];
-		uint32_t ppid;
+		uint32_t ppid, sid = 0;
 		uint64_t ticks;
 		ssize_t len;
 
@@ -318,8 +322,10 @@ int nj_proctab_snapshot(struct nj_proctab *t, const char *proc_root, uint32_t sk
 		len = read_file(path, buf, sizeof(buf) - 1);
 		if (len > 0) {
 			buf[len] = '\0';
-			if (!parse_stat(buf, comm, &ppid, &ticks))
+			if (!parse_stat(buf, comm, &ppid, &sid, &ticks)) {
 				memcpy(p->comm, comm, sizeof(comm));
+				p->sid = sid;
+			}
 		}
 		snprintf(path, sizeof(path), "%s/%u/exe", proc_root, s[i].tgid);
 		len = readlink(path, exe, sizeof(exe) - 1);

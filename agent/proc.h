@@ -14,6 +14,7 @@ struct nj_proc {
 	struct nj_proc *next;	   /* hash chain */
 	struct nj_proc *dead_next; /* FIFO of exited processes awaiting removal */
 	uint32_t tgid, ppid, uid;
+	uint32_t sid; /* session leader's pid, 0 if unknown */
 	uint64_t start_ns, parent_start_ns;
 	uint64_t exited_at_ns; /* monotonic; 0 while alive */
 	char entity_id[NJ_ENTITY_ID_LEN];

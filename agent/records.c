@@ -17,7 +17,7 @@ _Static_assert(offsetof(struct nj_exec, data) == sizeof(struct nj_exec), "nj_exe
 _Static_assert(sizeof(struct nj_exit) == sizeof(struct nj_hdr) + 8, "nj_exit layout changed");
 _Static_assert(sizeof(struct nj_net) == sizeof(struct nj_hdr) + 16 + 32, "nj_net layout changed");
 _Static_assert(offsetof(struct nj_net, saddr) == sizeof(struct nj_hdr) + 16, "nj_net.saddr moved");
-_Static_assert(sizeof(struct nj_open) == sizeof(struct nj_hdr) + 32, "nj_open layout changed");
+_Static_assert(sizeof(struct nj_open) == sizeof(struct nj_hdr) + 40, "nj_open layout changed");
 _Static_assert(sizeof(struct nj_inode_key) == 16, "nj_inode_key layout changed");
 _Static_assert(sizeof(struct nj_sig_key) == NJ_LEAF_MAX + NJ_PARENT_MAX, "nj_sig_key changed");
 _Static_assert((NJ_ARGS_MAX & (NJ_ARGS_MAX - 1)) == 0, "NJ_ARGS_MAX must be a power of two");

@@ -578,3 +578,17 @@ void nj_sensor_watch_end(struct nj_sensor *s, size_t *n_inodes, size_t *n_names)
 	}
 	*n_names = count;
 }
+
+int nj_sensor_intel_add(struct nj_sensor *s, const uint8_t addr[16], uint32_t prefixlen,
+			uint16_t list)
+{
+	struct nj_cidr_key k = {.prefixlen = prefixlen};
+	__u16 v = list;
+
+	memcpy(k.addr, addr, sizeof(k.addr));
+	if (bpf_map__update_elem(s->skel->maps.dest_intel, &k, sizeof(k), &v, sizeof(v), BPF_ANY))
+		return -errno;
+	/* the programs start looking only once there is something to find */
+	s->skel->bss->intel_on = 1;
+	return 0;
+}

@@ -47,6 +47,11 @@ int nj_sensor_watch_inode(struct nj_sensor *s, uint32_t kdev, uint64_t ino);
 int nj_sensor_watch_name(struct nj_sensor *s, const char leaf[NJ_LEAF_MAX], uint32_t flags,
 			 const char parent[NJ_PARENT_MAX]);
 void nj_sensor_watch_end(struct nj_sensor *s, size_t *n_inodes, size_t *n_names);
+/* Destination lists: add one prefix of list index list - 1 (IPv4 as ::ffff:a.b.c.d with
+ * prefixlen + 96). Returns 0 or -errno (-ENOSPC when the trie is full). */
+int nj_sensor_intel_add(struct nj_sensor *s, const uint8_t addr[16], uint32_t prefixlen,
+			uint16_t list);
+
 /* Watch entries refused because a map was full, since start. */
 uint64_t nj_sensor_watch_errors(const struct nj_sensor *s);
 

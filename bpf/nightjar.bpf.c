@@ -88,6 +88,19 @@ struct {
 	__type(value, __u32);
 } watch_sigs SEC(".maps");
 
+/* Destination lists (rules' destination_lists): address prefix -> list index + 1. An LPM trie
+ * answers longest-prefix match in one lookup, whatever the number of prefixes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 262144);
+	__type(key, struct nj_cidr_key);
+	__type(value, __u16);
+} dest_intel SEC(".maps");
+
+/* Set by the agent when dest_intel holds any prefix: the common case costs no lookup. */
+volatile __u32 intel_on;
+
 /* Last destination reported for an unconnected UDP socket, so a resolver's thousandth
  * query to the same server costs no record. */
 struct udp_seen {
@@ -443,6 +456,8 @@ static __always_inline void check_open(struct file *f)
 	e->ino = ik.ino;
 	e->match = match;
 	e->mode = mode;
+	e->owner = BPF_CORE_READ(inode, i_uid.val);
+	e->pad = 0;
 	walk_path(&e->path, e->data, d, BPF_CORE_READ(f, f_path.mnt));
 	e->hdr.size = sizeof(*e) + e->path.len;
 	output(e, e->hdr.size);
@@ -556,6 +571,25 @@ static __always_inline struct nj_net *net_begin(__u32 kind)
 	return e;
 }
 
+/* Which destination list, if any, holds daddr (list index + 1). */
+static __always_inline __u16 intel_match(__u16 family, const __u8 *daddr)
+{
+	struct nj_cidr_key k = {.prefixlen = 128};
+	__u16 *v;
+
+	if (!intel_on)
+		return 0;
+	if (family == AF_INET) {
+		k.addr[10] = 0xff;
+		k.addr[11] = 0xff;
+		__builtin_memcpy(&k.addr[12], daddr, 4);
+	} else {
+		__builtin_memcpy(k.addr, daddr, 16);
+	}
+	v = bpf_map_lookup_elem(&dest_intel, &k);
+	return v ? *v : 0;
+}
+
 /* A syscall's own arguments at its exit, from the user registers saved at entry: no entry
  * program and no per-thread map between the two. */
 static __always_inline struct pt_regs *syscall_regs(void)
@@ -614,6 +648,7 @@ int nj_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	/* the caller's destination: a refused socket may already have forgotten its peer */
 	__builtin_memcpy(e->daddr, daddr, 16);
 	e->dport = dport;
+	e->intel = intel_match(e->family, daddr);
 	submit(e, sizeof(*e));
 	return 0;
 }
@@ -718,6 +753,7 @@ static __always_inline void udp_send(struct bpf_sock_addr *ctx, __u16 family, co
 	e->sport = bsk->src_port;
 	e->dport = port;
 	__builtin_memcpy(e->daddr, addr, 16);
+	e->intel = intel_match(family, addr);
 	submit(e, sizeof(*e));
 }
 

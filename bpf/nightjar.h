@@ -143,7 +143,7 @@ struct nj_net {
 	__u16 protocol; /* IPPROTO_TCP, IPPROTO_UDP */
 	__u16 sport;	/* local port (0 until bound) */
 	__u16 dport;	/* remote port (listen: 0) */
-	__u16 pad;
+	__u16 intel;	/* connect, udp_send: destination list that matched + 1, 0 if none */
 	__s32 ret;	/* connect/listen: syscall result (0, -errno); accept: new fd */
 	__u8 saddr[16]; /* local; IPv4 in the first 4 bytes */
 	__u8 daddr[16]; /* remote */
@@ -157,6 +157,8 @@ struct nj_open {
 	__u64 ino;
 	__u32 match; /* NJ_MATCH_* */
 	__u32 mode;  /* inode mode */
+	__u32 owner; /* inode uid, for consumers that must own the file */
+	__u32 pad;
 	struct nj_path path;
 	char data[];
 };
@@ -166,6 +168,13 @@ struct nj_inode_key {
 	__u64 ino;
 	__u32 dev; /* kernel encoding, see nj_kdev() in the agent */
 	__u32 pad;
+};
+
+/* dest_intel key: an address prefix, IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d, prefix + 96),
+ * so one trie serves both families. */
+struct nj_cidr_key {
+	__u32 prefixlen;
+	__u8 addr[16];
 };
 
 /* watch_names key is char[NJ_LEAF_MAX]; watch_sigs key adds the parent directory's name. */

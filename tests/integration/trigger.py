@@ -122,7 +122,13 @@ def exec_fd(binary):
     os.execve(fd, ["nj-fd-child", "fd-arg"], {})
 
 
+def print_free_port(host):
+    """a TCP port nobody listens on now, for a server the test starts"""
+    print(free_port(family_of(host), host), flush=True)
+
+
 COMMANDS = {
+    "free-port": print_free_port,
     "tcp": tcp,
     "refused": refused,
     "nonblock": nonblock,

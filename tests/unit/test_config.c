@@ -20,52 +20,6 @@
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
 
-/* The built-in list as the spec gives it: a test of the list, not a copy kept in sync. */
-static const char *const spec_default_watch[] = {
-	"~/.aws/credentials",
-	"~/.aws/config",
-	"~/.aws/sso/cache/*.json",
-	"~/.aws/cli/cache/*.json",
-	"~/.azure/msal_token_cache.json",
-	"~/.azure/msal_token_cache.bin",
-	"~/.azure/accessTokens.json",
-	"~/.azure/service_principal_entries.json",
-	"~/.azure/service_principal_entries.bin",
-	"~/.config/gcloud/credentials.db",
-	"~/.config/gcloud/access_tokens.db",
-	"~/.config/gcloud/application_default_credentials.json",
-	"~/.config/gcloud/legacy_credentials/*/adc.json",
-	"~/.kube/config",
-	"~/.docker/config.json",
-	"~/.config/containers/auth.json",
-	"~/.config/gh/hosts.yml",
-	"~/.git-credentials",
-	"~/.netrc",
-	"~/.npmrc",
-	"~/.pypirc",
-	"~/.vault-token",
-	"~/.terraform.d/credentials.tfrc.json",
-	"~/.ssh/id_rsa",
-	"~/.ssh/id_ecdsa",
-	"~/.ssh/id_ed25519",
-	"~/.ssh/id_dsa",
-	"~/.ssh/id_ecdsa_sk",
-	"~/.ssh/id_ed25519_sk",
-	"~/.config/google-chrome/*/Cookies",
-	"~/.config/chromium/*/Cookies",
-	"~/.config/microsoft-edge/*/Cookies",
-	"~/.config/google-chrome/*/Login Data",
-	"~/.config/chromium/*/Login Data",
-	"~/.mozilla/firefox/*/cookies.sqlite",
-	"~/.mozilla/firefox/*/logins.json",
-	"~/.mozilla/firefox/*/key4.db",
-	"~/.local/share/keyrings/login.keyring",
-	"/etc/shadow",
-	"/etc/gshadow",
-};
-
-#define N_DEFAULT_WATCH ARRAY_SIZE(spec_default_watch)
-
 /* ---- helpers ---- */
 
 /* Write len bytes to a new file under /tmp; path gets its name. */
@@ -162,8 +116,6 @@ static void test_defaults(void **state)
 	memset(&cfg, 0xa5, sizeof(cfg));
 	nj_config_defaults(&cfg);
 	assert_defaults(&cfg);
-	assert_null(cfg.watch_list);
-	assert_int_equal(cfg.watch_list_cap, 0);
 	nj_config_free(&cfg);
 }
 
@@ -383,7 +335,8 @@ static void test_error_unknown_key(void **state)
 	assert_int_equal(load_buf(&cfg, text, strlen(text), err, sizeof(err), path), -1);
 	snprintf(want, sizeof(want),
 		 "%s:2:1: unknown key 'watchs' (expected one of: output, ring_buffer_size, "
-		 "wakeup_threshold, flush_interval, health_interval, watch, state_dir, spool)",
+		 "wakeup_threshold, flush_interval, health_interval, watch, state_dir, rules_dir, "
+		 "detectors, spool)",
 		 path);
 	assert_string_equal(err, want);
 	nj_config_free(&cfg);
@@ -854,113 +807,6 @@ static void test_parse_size_invalid(void **state)
 	assert_int_equal(nj_parse_size(NULL, &bytes), -1);
 }
 
-/* ---- the effective watch list ---- */
-
-static void test_watch_list_defaults(void **state)
-{
-	struct nj_config cfg;
-	const char **list;
-	size_t n, i;
-
-	(void)state;
-	nj_config_defaults(&cfg);
-	n = nj_config_watch_list(&cfg, &list);
-	assert_int_equal(n, N_DEFAULT_WATCH);
-	for (i = 0; i < n; i++)
-		assert_string_equal(list[i], spec_default_watch[i]);
-	nj_config_free(&cfg);
-}
-
-static void test_watch_list_defaults_then_paths(void **state)
-{
-	struct nj_config cfg;
-	const char **list;
-	size_t n, i;
-
-	(void)state;
-	nj_config_defaults(&cfg);
-	load_ok(&cfg, "watch:\n  paths: [/srv/b, ~/.config/acme/token, /srv/a]\n");
-	n = nj_config_watch_list(&cfg, &list);
-	assert_int_equal(n, N_DEFAULT_WATCH + 3);
-	for (i = 0; i < N_DEFAULT_WATCH; i++)
-		assert_string_equal(list[i], spec_default_watch[i]);
-	/* the file's order, after the defaults */
-	assert_string_equal(list[N_DEFAULT_WATCH], "/srv/b");
-	assert_string_equal(list[N_DEFAULT_WATCH + 1], "~/.config/acme/token");
-	assert_string_equal(list[N_DEFAULT_WATCH + 2], "/srv/a");
-	nj_config_free(&cfg);
-}
-
-static void test_watch_list_without_defaults(void **state)
-{
-	struct nj_config cfg;
-	const char **list;
-
-	(void)state;
-	nj_config_defaults(&cfg);
-	load_ok(&cfg, "watch:\n  defaults: false\n  paths: [/srv/b, /srv/a]\n");
-	assert_int_equal(nj_config_watch_list(&cfg, &list), 2);
-	assert_string_equal(list[0], "/srv/b");
-	assert_string_equal(list[1], "/srv/a");
-	nj_config_free(&cfg);
-
-	/* nothing at all */
-	nj_config_defaults(&cfg);
-	cfg.watch_defaults = false;
-	assert_int_equal(nj_config_watch_list(&cfg, &list), 0);
-	nj_config_free(&cfg);
-}
-
-static void test_watch_list_called_again(void **state)
-{
-	struct nj_config cfg;
-	const char **first, **list;
-	size_t n;
-
-	(void)state;
-	nj_config_defaults(&cfg);
-	load_ok(&cfg, "watch:\n  paths: [/a]\n");
-	n = nj_config_watch_list(&cfg, &first);
-	assert_int_equal(n, N_DEFAULT_WATCH + 1);
-	/* the same list again, from the same storage */
-	assert_int_equal(nj_config_watch_list(&cfg, &list), n);
-	assert_ptr_equal(list, first);
-	assert_string_equal(list[n - 1], "/a");
-	/* it follows the fields: a later file, then a caller's flag */
-	load_ok(&cfg, "watch:\n  paths: [/b, /c]\n");
-	assert_int_equal(nj_config_watch_list(&cfg, &list), N_DEFAULT_WATCH + 2);
-	assert_string_equal(list[N_DEFAULT_WATCH], "/b");
-	assert_string_equal(list[N_DEFAULT_WATCH + 1], "/c");
-	cfg.watch_defaults = false;
-	assert_int_equal(nj_config_watch_list(&cfg, &list), 2);
-	assert_string_equal(list[0], "/b");
-	assert_string_equal(list[1], "/c");
-	nj_config_free(&cfg);
-	nj_config_free(&cfg);
-	assert_null(cfg.watch_list);
-	assert_null(cfg.watch_paths);
-}
-
-/* Every built-in pattern must be one the loader would accept from a file. */
-static void test_default_patterns_pass_validation(void **state)
-{
-	char text[8192] = "watch:\n  defaults: false\n  paths:\n";
-	struct nj_config cfg;
-	const char **list;
-	size_t n, i, o;
-
-	(void)state;
-	nj_config_defaults(&cfg);
-	n = nj_config_watch_list(&cfg, &list);
-	o = strlen(text);
-	for (i = 0; i < n; i++)
-		o += (size_t)snprintf(text + o, sizeof(text) - o, "    - '%s'\n", list[i]);
-	assert_true(o < sizeof(text));
-	load_ok(&cfg, text);
-	assert_int_equal(cfg.n_watch_paths, n);
-	nj_config_free(&cfg);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1002,11 +848,6 @@ int main(void)
 		cmocka_unit_test(test_parse_duration_invalid),
 		cmocka_unit_test(test_parse_size_valid),
 		cmocka_unit_test(test_parse_size_invalid),
-		cmocka_unit_test(test_watch_list_defaults),
-		cmocka_unit_test(test_watch_list_defaults_then_paths),
-		cmocka_unit_test(test_watch_list_without_defaults),
-		cmocka_unit_test(test_watch_list_called_again),
-		cmocka_unit_test(test_default_patterns_pass_validation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
