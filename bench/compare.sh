@@ -469,7 +469,13 @@ def fmt(x, spec=".0f", unit=""):
 def monitor_cells(name, config):
     if config == "none":
         return "—", "—"
-    return fmt(mon_pct(name, config), ".1f"), f"{drops(name, config):,}"
+    d = drops(name, config)
+    cell = f"{d:,}"
+    if d and config != "auditd":
+        # the agent's extra column is the events it wrote: give the share lost
+        written = sum(r["extra"] for r in runs(name, config).values())
+        cell += f" ({100.0 * d / (d + written):.0f} % of records)"
+    return fmt(mon_pct(name, config), ".1f"), cell
 
 rounds = "1 round" if env["ROUNDS"] == "1" else f"{env['ROUNDS']} interleaved rounds"
 print("# Nightjar against auditd")
