@@ -14,7 +14,7 @@ VMLINUX_H ?= $(OUTPUT)/vmlinux.h
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -MMD -MP -I$(OUTPUT) -Ibpf -Iagent -D_GNU_SOURCE
-LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c -lcrypto
+LDLIBS   := -lbpf -lelf -lz -lyaml -lprotobuf-c -lssl -lcrypto
 # BPF_PROG() declares every tracepoint argument, used or not.
 BPF_CFLAGS := -g -O2 $(WARN) -Wno-unused-function -Wno-unused-parameter -target bpf -D__TARGET_ARCH_$(ARCH) \
 	-I$(OUTPUT) -Ibpf -MMD -MP
@@ -43,13 +43,24 @@ BENCH      := $(OUTPUT)/nightjar-bench
 BENCH_TRUE := $(OUTPUT)/nightjar-true
 CTL        := $(OUTPUT)/nightjarctl
 SPOOL_BENCH := $(OUTPUT)/nightjar-spool-bench
+SHIP_BENCH := $(OUTPUT)/nightjar-ship-bench
 FUZZ_READER := $(OUTPUT)/fuzz_reader
 # the modules the record reader runs through, fuzzed with libFuzzer and sanitizers
 FUZZ_SRCS  := agent/spool.c agent/pbjson.c agent/json.c agent/text.c agent/log.c
 FUZZ_SECONDS ?= 30
+FUZZ_WIRE_SECONDS ?= 20
 # nightjarctl links the agent's modules that need no BPF
 CTL_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/agent/%.o) $(OUTPUT)/agent/nightjar.pb-c.o \
 	$(OUTPUT)/agent/rules_default.o
+# the collector: its own modules plus the agent's (wire codec, spool, loop, log, JSON...)
+COLLECTOR  := $(OUTPUT)/nightjar-collector
+COLL_SRCS  := $(wildcard collector/*.c)
+COLL_OBJS  := $(COLL_SRCS:collector/%.c=$(OUTPUT)/collector/%.o)
+COLL_LIBS  := -lssl -lnats -lpthread
+# collector modules the unit tests reach (no TLS, no NATS), with sanitizers
+COLL_SAN_OBJS := $(OUTPUT)/san/collector/config.o $(OUTPUT)/san/collector/hosts.o
+COLL_LOAD  := $(OUTPUT)/nightjar-collector-load
+FUZZ_WIRE  := $(OUTPUT)/fuzz_wire
 
 ifeq ($(V),1)
 Q =
@@ -63,7 +74,7 @@ endif
 .SECONDARY:
 .PHONY: all deps run check unit integration fuzz bench bench-compare format format-check clean
 
-all: $(AGENT) $(CTL) $(BENCH) $(BENCH_TRUE) $(SPOOL_BENCH)
+all: $(AGENT) $(CTL) $(BENCH) $(BENCH_TRUE) $(SPOOL_BENCH) $(SHIP_BENCH) $(COLLECTOR) $(COLL_LOAD)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -131,12 +142,36 @@ $(OUTPUT)/san/%.o: agent/%.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUTPUT)/tests
+$(OUTPUT)/collector/%.o: collector/%.c | $(PROTO_H)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/san/collector/%.o: collector/%.c | $(PROTO_H)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(COLLECTOR): $(COLL_OBJS) $(CTL_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(COLL_LIBS) -o $@
+
+# the load generator: many simulated agents over TLS (bench/collector.sh)
+$(COLL_LOAD): bench/collector_load.c $(OUTPUT)/agent/wire.o $(OUTPUT)/agent/nightjar.pb-c.o | $(PROTO_H)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(filter %.o,$^) -lssl -lcrypto -lprotobuf-c -lpthread -lm -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(SAN_OBJS) $(COLL_SAN_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_OBJS) $(COLL_SAN_OBJS) $(LDLIBS) -lcmocka -o $@
 
 # the bench builds records with the agent's own modules
 $(SPOOL_BENCH): bench/spool_bench.c $(CTL_OBJS) | $(PROTO_H)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(CTL_OBJS) $(LDLIBS) -o $@
+
+# the agent's shipper without the sensor: catch-up throughput needs no BPF
+$(SHIP_BENCH): bench/ship_bench.c $(CTL_OBJS) | $(PROTO_H)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(CTL_OBJS) $(LDLIBS) -o $@
 
@@ -145,9 +180,15 @@ $(FUZZ_READER): tests/fuzz/fuzz_reader.c $(FUZZ_SRCS) $(PROTO_C) | $(PROTO_H)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
 		-Iagent -Ibpf -I$(OUTPUT) $< $(FUZZ_SRCS) $(PROTO_C) -lprotobuf-c -lz -o $@
 
-# a bounded run inside make check; longer runs: tests/fuzz/README.md
-fuzz: $(FUZZ_READER)
+$(FUZZ_WIRE): tests/fuzz/fuzz_wire.c agent/wire.c $(PROTO_C) | $(PROTO_H)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+		-Iagent -Ibpf -I$(OUTPUT) $< agent/wire.c $(PROTO_C) -lprotobuf-c -o $@
+
+# a bounded run of each target inside make check; longer runs: tests/fuzz/README.md
+fuzz: $(FUZZ_READER) $(FUZZ_WIRE)
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)
+	$(Q)tests/fuzz/run.sh --target fuzz_wire $(FUZZ_WIRE_SECONDS)
 
 $(BENCH): bench/bench.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -184,12 +225,14 @@ check: deps
 bench: all
 	$(Q)bench/run.sh
 	$(Q)bench/spool.sh
+	$(Q)bench/ship.sh
 
 # Nightjar against auditd on the same work (installs auditd if missing; bench/README.md)
 bench-compare: all
 	$(Q)bench/compare.sh
 
-FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c tests/unit/*.c bench/*.c)
+FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c collector/*.c collector/*.h \
+	tests/unit/*.c tests/fuzz/*.c bench/*.c)
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
 
@@ -200,4 +243,4 @@ clean:
 	$(Q)rm -rf $(OUTPUT)
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/agent/*.d $(OUTPUT)/ctl/*.d $(OUTPUT)/san/*.d \
-	$(OUTPUT)/tests/*.d)
+	$(OUTPUT)/tests/*.d $(OUTPUT)/collector/*.d $(OUTPUT)/san/collector/*.d)

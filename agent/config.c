@@ -113,6 +113,12 @@ static int parse_dir(struct cfg_ctx *c, const struct cfg_key *k, const char *nam
 		     yaml_node_t *val);
 static int parse_count(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
 		       yaml_node_t *val);
+static int parse_address(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+			 yaml_node_t *val);
+static int parse_name(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		      yaml_node_t *val);
+static int parse_file(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		      yaml_node_t *val);
 
 #define FIELD(f) offsetof(struct nj_config, f)
 
@@ -192,6 +198,60 @@ static const struct cfg_key detector_keys[] = {
 static const struct cfg_table detector_table = {"detectors", detector_keys,
 						ARRAY_SIZE(detector_keys)};
 
+static const struct cfg_key collector_keys[] = {
+	{.name = "address", .parse = parse_address, .want = "host:port"},
+	{.name = "server_name",
+	 .parse = parse_name,
+	 .want = "a host name or address",
+	 .off = FIELD(collector.server_name),
+	 .max = sizeof(((struct nj_collector_config *)0)->server_name) - 1},
+	{.name = "ca",
+	 .parse = parse_file,
+	 .want = "an absolute file path",
+	 .off = FIELD(collector.ca)},
+	{.name = "cert",
+	 .parse = parse_file,
+	 .want = "an absolute file path",
+	 .off = FIELD(collector.cert)},
+	{.name = "key",
+	 .parse = parse_file,
+	 .want = "an absolute file path",
+	 .off = FIELD(collector.key)},
+	{.name = "batch_records",
+	 .parse = parse_count,
+	 .want = "a number of records",
+	 .off = FIELD(collector.batch_records),
+	 .min = 1,
+	 .max = 65536},
+	{.name = "batch_bytes",
+	 .parse = parse_size,
+	 .want = "a size",
+	 .off = FIELD(collector.batch_bytes),
+	 .min = 4 * KIB,
+	 .max = 8 * MIB},
+	{.name = "window",
+	 .parse = parse_count,
+	 .want = "a number of batches",
+	 .off = FIELD(collector.window),
+	 .min = 1,
+	 .max = 64},
+	{.name = "reconnect_min",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(collector.reconnect_min_ms),
+	 .min = 100,
+	 .max = HOUR_MS},
+	{.name = "reconnect_max",
+	 .parse = parse_duration,
+	 .want = "a duration",
+	 .off = FIELD(collector.reconnect_max_ms),
+	 .min = 100,
+	 .max = DAY_MS},
+};
+
+static const struct cfg_table collector_table = {"collector", collector_keys,
+						 ARRAY_SIZE(collector_keys)};
+
 static const struct cfg_key top_keys[] = {
 	{.name = "output", .parse = parse_output, .want = "text or json", .off = FIELD(output)},
 	{.name = "ring_buffer_size",
@@ -241,6 +301,10 @@ static const struct cfg_key top_keys[] = {
 	 .parse = parse_submap,
 	 .want = "a mapping of spool settings",
 	 .sub = &spool_table},
+	{.name = "collector",
+	 .parse = parse_submap,
+	 .want = "a mapping of collector settings",
+	 .sub = &collector_table},
 };
 
 static const struct cfg_table top_table = {"", top_keys, ARRAY_SIZE(top_keys)};
@@ -249,6 +313,7 @@ _Static_assert(ARRAY_SIZE(top_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 _Static_assert(ARRAY_SIZE(watch_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 _Static_assert(ARRAY_SIZE(spool_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 _Static_assert(ARRAY_SIZE(detector_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
+_Static_assert(ARRAY_SIZE(collector_keys) <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS");
 
 /* ---- numbers with units ---- */
 
@@ -654,17 +719,114 @@ static int parse_count(struct cfg_ctx *c, const struct cfg_key *k, const char *n
 	uint64_t *out = (uint64_t *)((char *)c->cfg + k->off);
 	char q[QUOTE_SIZE];
 	const char *s = NULL, *rest;
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (get_scalar(c, k, name, val, &s))
 		return -1;
 	rest = parse_u64(s, &v);
 	if (!rest || *rest || v < k->min || v > k->max)
 		return cfg_error(c, &val->start_mark,
-				 "bad value '%s' for '%s': expected %s from %" PRIu64
-				 " to %" PRIu64,
+				 "bad value '%s' for '%s': expected %s, %" PRIu64 "..%" PRIu64,
 				 quote_node(q, sizeof(q), val), name, k->want, k->min, k->max);
 	*out = v;
+	return 0;
+}
+
+/* A host name or an address literal: no spaces, no control bytes, no brackets. */
+static bool plausible_host(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == '[' || s[i] == ']' || s[i] == '/' ||
+		    s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* "host:port", "[v6]:port", or a host alone (the collector's default port). */
+static int parse_address(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+			 yaml_node_t *val)
+{
+	struct nj_collector_config *cc = &c->cfg->collector;
+	const char *s = NULL, *host, *port = NULL, *colon;
+	char q[QUOTE_SIZE];
+	size_t hlen;
+	uint64_t p = 0;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		host = s + 1;
+		hlen = end ? (size_t)(end - host) : 0;
+		if (end && end[1] == ':')
+			port = end + 2;
+		else if (end && end[1])
+			hlen = 0;
+	} else {
+		colon = strrchr(s, ':');
+		host = s;
+		hlen = strlen(s);
+		/* two colons without brackets: an IPv6 literal without a port */
+		if (colon && strchr(s, ':') == colon) {
+			hlen = (size_t)(colon - s);
+			port = colon + 1;
+		}
+	}
+	if (port) {
+		const char *end = parse_u64(port, &p);
+
+		if (!end || *end || !p || p > 65535)
+			hlen = 0;
+	}
+	if (!plausible_host(host, hlen) || hlen >= sizeof(cc->host))
+		return cfg_error(c, &val->start_mark,
+				 "bad value '%s' for '%s': expected host:port, [IPv6]:port or a "
+				 "host alone (port 6445)",
+				 quote_node(q, sizeof(q), val), name);
+	memcpy(cc->host, host, hlen);
+	cc->host[hlen] = '\0';
+	snprintf(cc->port, sizeof(cc->port), "%u", port ? (unsigned int)p : 6445u);
+	return 0;
+}
+
+static int parse_name(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		      yaml_node_t *val)
+{
+	char *out = (char *)c->cfg + k->off;
+	char q[QUOTE_SIZE];
+	const char *s = NULL;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	if (!plausible_host(s, strlen(s)) || strlen(s) > k->max)
+		return cfg_error(c, &val->start_mark, "bad value '%s' for '%s': expected %s",
+				 quote_node(q, sizeof(q), val), name, k->want);
+	strcpy(out, s);
+	return 0;
+}
+
+/* An absolute path, kept with where it was given. Whether the file exists and holds what it
+ * should is checked by its user (agent/ship.c), which names this place in its message. */
+static int parse_file(struct cfg_ctx *c, const struct cfg_key *k, const char *name,
+		      yaml_node_t *val)
+{
+	struct nj_config_file *out = (struct nj_config_file *)((char *)c->cfg + k->off);
+	char q[QUOTE_SIZE];
+	const char *s = NULL;
+
+	if (get_scalar(c, k, name, val, &s))
+		return -1;
+	if (s[0] != '/' || strlen(s) >= sizeof(out->path))
+		return cfg_error(c, &val->start_mark, "bad value '%s' for '%s': expected %s",
+				 quote_node(q, sizeof(q), val), name, k->want);
+	strcpy(out->path, s);
+	snprintf(out->at, sizeof(out->at), "%s:%zu:%zu", c->file, val->start_mark.line + 1,
+		 val->start_mark.column + 1);
 	return 0;
 }
 
@@ -752,6 +914,36 @@ static const yaml_node_t *find_value(struct cfg_ctx *c, const yaml_node_t *map, 
 	return NULL;
 }
 
+/* A collector block names where to ship and the three files of its identity, or is absent. */
+static int check_collector(struct cfg_ctx *c, const yaml_node_t *root)
+{
+	struct nj_collector_config *cc = &c->cfg->collector;
+	const yaml_node_t *node = find_value(c, root, "collector");
+	char missing[64] = "";
+
+	if (!node)
+		return 0;
+	if (!cc->host[0])
+		strcat(missing, " address");
+	if (!cc->ca.path[0])
+		strcat(missing, " ca");
+	if (!cc->cert.path[0])
+		strcat(missing, " cert");
+	if (!cc->key.path[0])
+		strcat(missing, " key");
+	if (missing[0])
+		return cfg_error(c, &node->start_mark,
+				 "'collector' lacks:%s (expected address, ca, cert and key; "
+				 "docs/enrolment.md)",
+				 missing);
+	if (cc->reconnect_min_ms > cc->reconnect_max_ms)
+		return cfg_error(c, &node->start_mark,
+				 "'collector.reconnect_min' is above 'collector.reconnect_max'");
+	if (!cc->server_name[0])
+		snprintf(cc->server_name, sizeof(cc->server_name), "%s", cc->host);
+	return 0;
+}
+
 /* Checks between keys, run once the whole file is read so key order does not matter. */
 static int check_whole(struct cfg_ctx *c, const yaml_node_t *root)
 {
@@ -770,6 +962,8 @@ static int check_whole(struct cfg_ctx *c, const yaml_node_t *root)
 				 "(expected a small fraction, such as 1/32)",
 				 w, r);
 	}
+	if (check_collector(c, root))
+		return -1;
 	/* the ring would be full (and reserves failing) before the agent is woken */
 	if (cfg->wakeup_bytes < cfg->ring_buffer_bytes)
 		return 0;
@@ -1013,6 +1207,14 @@ void nj_config_defaults(struct nj_config *cfg)
 		.sweep_min_stores = 3,
 		.relay_window_ms = MIN_MS,
 		.dedupe_window_ms = 10 * MIN_MS,
+		.collector =
+			{
+				.batch_records = 2048,
+				.batch_bytes = 256 * KIB,
+				.window = 8,
+				.reconnect_min_ms = SEC_MS,
+				.reconnect_max_ms = 5 * MIN_MS,
+			},
 	};
 }
 

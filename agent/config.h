@@ -19,6 +19,26 @@
 
 enum nj_format { NJ_OUTPUT_TEXT, NJ_OUTPUT_JSON };
 
+/* A file named in the configuration, and where ("FILE:LINE:COL"), for the errors found only
+ * when it is opened (a certificate that does not parse). */
+struct nj_config_file {
+	char path[NJ_CONFIG_PATTERN_MAX + 1];
+	char at[NJ_CONFIG_PATTERN_MAX + 48];
+};
+
+/* collector: where the spool is shipped (docs/shipping.md). host[0] == 0: no shipping. */
+struct nj_collector_config {
+	char host[256]; /* from address "host:port" */
+	char port[8];
+	char server_name[256]; /* the name the collector's certificate must carry; default host */
+	struct nj_config_file ca, cert, key;
+	uint64_t batch_records;	   /* records per batch */
+	uint64_t batch_bytes;	   /* bytes of records per batch */
+	uint64_t window;	   /* batches sent and not yet acknowledged */
+	uint64_t reconnect_min_ms; /* first back-off after a failure; doubles each time */
+	uint64_t reconnect_max_ms; /* the cap */
+};
+
 struct nj_config {
 	enum nj_format output;
 	uint64_t ring_buffer_bytes;  /* power of two, 64 KiB .. 1 GiB */
@@ -37,6 +57,7 @@ struct nj_config {
 	/* detector windows (docs/detection.md) */
 	uint64_t egress_window_ms, sweep_window_ms, relay_window_ms, dedupe_window_ms;
 	uint64_t sweep_min_stores;
+	struct nj_collector_config collector;
 };
 
 /* Fill with the embedded defaults (works with no file at all). Overwrites every field: call

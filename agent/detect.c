@@ -27,6 +27,7 @@
 #define N_PROXY	     64	 /* recent proxy use, the context of other alerts */
 #define N_DEDUPE     256
 #define N_IDENT	     4096 /* watched identities */
+#define N_ATTR	     1024 /* files attributed to a store (or to none) */
 #define NS_PER_S     UINT64_C(1000000000)
 
 /* A process by identity: pid and entity id (boot, pid, start time: unique across pid reuse). */
@@ -91,6 +92,13 @@ struct ident {
 	uint32_t store_plus1; /* 0: free slot */
 };
 
+struct attr_cache {
+	bool valid;
+	uint32_t dev;
+	uint64_t ino, hash;
+	size_t store; /* (size_t)-1: no store */
+};
+
 struct baseline_ent {
 	size_t store;
 	char *exe;
@@ -117,6 +125,7 @@ struct nj_detect {
 	size_t proxy_next;
 	struct dedupe dedupe[N_DEDUPE];
 	struct ident idents[N_IDENT];
+	struct attr_cache attr[N_ATTR];
 
 	struct baseline_ent *baseline;
 	size_t n_baseline, cap_baseline;
@@ -506,6 +515,8 @@ static size_t ident_slot(uint32_t dev, uint64_t ino)
 void nj_detect_identities_clear(struct nj_detect *d)
 {
 	memset(d->idents, 0, sizeof(d->idents));
+	/* attributions rest on the identities */
+	memset(d->attr, 0, sizeof(d->attr));
 }
 
 void nj_detect_identity(struct nj_detect *d, uint32_t kdev, uint64_t ino, size_t store)
@@ -647,11 +658,17 @@ static void reader_key(const struct nj_proc *p, const struct nj_subject *s, char
 		const char *a = s->argv[i];
 
 		n = strlen(out);
-		/* -m MODULE, -Im MODULE: the module is the program */
-		if (a[0] == '-' && a[1] && a[strlen(a) - 1] == 'm' && a[1] != '-' &&
-		    i + 1 < s->argc) {
+		/* -m MODULE, or flags that take no value ending in m (-Im): the module is the
+		 * program. Anything else ending in m (-Wm, "-c...m") is not. */
+		if (a[0] == '-' && a[1] && strspn(a + 1, "bBdEhiIOqsSuvx") == strlen(a) - 2 &&
+		    a[strlen(a) - 1] == 'm' && i + 1 < s->argc) {
 			snprintf(out + n, len - n, " -m %s", s->argv[i + 1]);
 			break;
+		}
+		/* a flag that takes a value: the value is not the script */
+		if (a[0] == '-' && a[1] && a[2] == '\0' && strchr("cWXQ", a[1])) {
+			i++;
+			continue;
 		}
 		if (a[0] != '-') {
 			snprintf(out + n, len - n, " %s", a);
@@ -707,22 +724,50 @@ static void store_read(struct nj_detect *d, const struct nj_open *o, const struc
 	sweep_read(d, p, si, path, seq, now);
 }
 
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/* The store a file belongs to: the first whose pattern names it (by identity or by path).
+ * Matching a path against every pattern costs tens of microseconds, and the same few files
+ * are opened again and again, so the answer is cached by (dev, ino, path). */
+static size_t store_of(struct nj_detect *d, const struct nj_open *o, const char *path)
+{
+	uint64_t h = path_hash(path);
+	struct attr_cache *c = &d->attr[(h ^ o->ino ^ o->dev) % N_ATTR];
+	size_t i, by_ident = ident_store(d, o->dev, o->ino);
+
+	if (c->valid && c->ino == o->ino && c->dev == o->dev && c->hash == h)
+		return c->store;
+	for (i = 0; i < d->rules->n_stores; i++) {
+		const struct nj_store *st = &d->rules->stores[i];
+
+		if (!st->r.disabled && (i == by_ident || nj_store_has_path(st, path)))
+			break;
+	}
+	c->valid = true;
+	c->ino = o->ino;
+	c->dev = o->dev;
+	c->hash = h;
+	c->store = i < d->rules->n_stores ? i : (size_t)-1;
+	return c->store;
+}
+
 static void on_open(struct nj_detect *d, const struct nj_open *o, const struct nj_proc *p,
 		    uint64_t seq)
 {
 	char path[NJ_PATH_STR_MAX];
-	size_t i, by_ident;
+	size_t store;
 
 	nj_path_string(path, sizeof(path), o->data, &o->path);
-	by_ident = ident_store(d, o->dev, o->ino);
-	for (i = 0; i < d->rules->n_stores; i++) {
-		const struct nj_store *st = &d->rules->stores[i];
-
-		if (st->r.disabled || (i != by_ident && !nj_store_has_path(st, path)))
-			continue;
-		store_read(d, o, p, i, path, seq);
-		return; /* a file belongs to one store: the first that names it */
-	}
+	store = store_of(d, o, path);
+	if (store != (size_t)-1)
+		store_read(d, o, p, store, path, seq);
 }
 
 /* Is the connecting process q related to the reader of taint t: the reader itself, its

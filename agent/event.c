@@ -521,6 +521,9 @@ Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *hos
 	c->watch_errors = h->watch_errors;
 	c->processes = h->processes;
 	c->uptime_s = h->uptime_s;
+	c->has_alerts = c->has_alert_repeats = 1;
+	c->alerts = h->alerts;
+	c->alert_repeats = h->alert_repeats;
 	if (h->has_spool) {
 		c->has_spool_bytes = c->has_spool_segments = c->has_spool_oldest_sequence = 1;
 		c->has_spool_evicted_records = c->has_spool_write_errors = 1;
@@ -532,6 +535,12 @@ Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *hos
 		c->spool_write_errors = h->spool_errors;
 		c->spool_truncated_bytes = h->spool_truncated;
 	}
+	c->has_ship_acked_sequence = c->has_ship_acked_records = h->has_ship;
+	c->has_ship_backlog_records = c->has_ship_lost_records = h->has_ship;
+	c->ship_acked_sequence = h->ship_acked_seq;
+	c->ship_acked_records = h->ship_acked;
+	c->ship_backlog_records = h->ship_backlog;
+	c->ship_lost_records = h->ship_lost;
 	ev->nj.health = c;
 	ev->health.nightjar = &ev->nj;
 	ev->rec.body_case = NIGHTJAR__RECORD__BODY_HEALTH;

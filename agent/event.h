@@ -104,6 +104,9 @@ struct nj_health_in {
 	bool has_spool;
 	uint64_t spool_bytes, spool_segments, spool_oldest_seq, spool_evicted, spool_errors;
 	uint64_t spool_truncated;
+	bool has_ship; /* a collector is configured */
+	uint64_t ship_acked_seq, ship_acked, ship_backlog, ship_lost;
+	uint64_t alerts, alert_repeats;
 };
 Nightjar__Record *nj_event_health(struct nj_event *ev, const struct nj_host *host,
 				  const struct nj_health_in *h, uint64_t utc_ns);

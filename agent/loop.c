@@ -10,21 +10,27 @@
 #include "log.h"
 #include "loop.h"
 
-/* the agent's own fds plus a few control clients */
-#define NJ_LOOP_MAX_HANDLERS 40
+/* events taken from one epoll_wait(); more wait for the next round */
+#define NJ_LOOP_BATCH 256
 
+/* One per watched fd, found by fd number. Handlers removed during a round stay allocated until
+ * the round ends: a later event of the same round still points at them, and is skipped. */
 struct handler {
-	int fd; /* -1: free slot */
+	int fd; /* -1: removed */
 	bool is_timer;
 	nj_fd_cb cb;
 	void *arg;
+	struct handler *next_dead;
 };
 
 struct nj_loop {
 	int epfd;
 	bool stop;
-	int n;
-	struct handler h[NJ_LOOP_MAX_HANDLERS];
+	struct handler **by_fd; /* index: fd */
+	int nfd;
+	struct handler *dead;
+	nj_idle_cb idle;
+	void *idle_arg;
 };
 
 struct nj_loop *nj_loop_new(void)
@@ -42,15 +48,33 @@ struct nj_loop *nj_loop_new(void)
 	return loop;
 }
 
+static void free_dead(struct nj_loop *loop)
+{
+	while (loop->dead) {
+		struct handler *h = loop->dead;
+
+		loop->dead = h->next_dead;
+		free(h);
+	}
+}
+
 void nj_loop_free(struct nj_loop *loop)
 {
 	int i;
 
 	if (!loop)
 		return;
-	for (i = 0; i < loop->n; i++)
-		if (loop->h[i].is_timer && loop->h[i].fd >= 0)
-			close(loop->h[i].fd);
+	for (i = 0; i < loop->nfd; i++) {
+		struct handler *h = loop->by_fd[i];
+
+		if (!h)
+			continue;
+		if (h->is_timer)
+			close(h->fd);
+		free(h);
+	}
+	free_dead(loop);
+	free(loop->by_fd);
 	close(loop->epfd);
 	free(loop);
 }
@@ -58,42 +82,71 @@ void nj_loop_free(struct nj_loop *loop)
 static int add(struct nj_loop *loop, int fd, bool is_timer, nj_fd_cb cb, void *arg)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	struct handler *h = NULL;
-	int i;
+	struct handler *h;
 
-	for (i = 0; i < loop->n && !h; i++)
-		if (loop->h[i].fd < 0)
-			h = &loop->h[i];
-	if (!h) {
-		if (loop->n == NJ_LOOP_MAX_HANDLERS) {
-			nj_err("event loop: more than %d handlers", NJ_LOOP_MAX_HANDLERS);
-			return -ENOSPC;
-		}
-		h = &loop->h[loop->n++];
+	if (fd < 0)
+		return -EBADF;
+	if (fd >= loop->nfd) {
+		int n = loop->nfd ? loop->nfd : 64;
+		struct handler **t;
+
+		while (n <= fd)
+			n *= 2;
+		t = realloc(loop->by_fd, (size_t)n * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		memset(t + loop->nfd, 0, (size_t)(n - loop->nfd) * sizeof(*t));
+		loop->by_fd = t;
+		loop->nfd = n;
 	}
+	if (loop->by_fd[fd]) {
+		nj_err("event loop: fd %d is already watched", fd);
+		return -EEXIST;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
 	*h = (struct handler){.fd = fd, .is_timer = is_timer, .cb = cb, .arg = arg};
 	ev.data.ptr = h;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = -errno;
 
 		nj_err("epoll_ctl(ADD, fd %d): %s", fd, strerror(errno));
-		h->fd = -1;
+		free(h);
 		return err;
+	}
+	loop->by_fd[fd] = h;
+	return 0;
+}
+
+int nj_loop_set_events(struct nj_loop *loop, int fd, unsigned int events)
+{
+	struct epoll_event ev = {0};
+	struct handler *h = fd >= 0 && fd < loop->nfd ? loop->by_fd[fd] : NULL;
+
+	if (!h)
+		return -ENOENT;
+	ev.events = (events & NJ_LOOP_READ ? EPOLLIN : 0) | (events & NJ_LOOP_WRITE ? EPOLLOUT : 0);
+	ev.data.ptr = h;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
+		nj_err("epoll_ctl(MOD, fd %d): %s", fd, strerror(errno));
+		return -errno;
 	}
 	return 0;
 }
 
 void nj_loop_del_fd(struct nj_loop *loop, int fd)
 {
-	int i;
+	struct handler *h = fd >= 0 && fd < loop->nfd ? loop->by_fd[fd] : NULL;
 
-	for (i = 0; i < loop->n; i++)
-		if (loop->h[i].fd == fd && !loop->h[i].is_timer) {
-			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-			/* a pending event for this slot in the current batch is skipped */
-			loop->h[i].fd = -1;
-			return;
-		}
+	if (!h || h->is_timer)
+		return;
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	loop->by_fd[fd] = NULL;
+	/* a pending event for this handler in the current round is skipped */
+	h->fd = -1;
+	h->next_dead = loop->dead;
+	loop->dead = h;
 }
 
 int nj_loop_add_fd(struct nj_loop *loop, int fd, nj_fd_cb cb, void *arg)
@@ -126,6 +179,12 @@ int nj_loop_add_timer(struct nj_loop *loop, uint32_t period_ms, nj_fd_cb cb, voi
 	return err;
 }
 
+void nj_loop_set_idle(struct nj_loop *loop, nj_idle_cb cb, void *arg)
+{
+	loop->idle = cb;
+	loop->idle_arg = arg;
+}
+
 void nj_loop_stop(struct nj_loop *loop)
 {
 	loop->stop = true;
@@ -133,11 +192,11 @@ void nj_loop_stop(struct nj_loop *loop)
 
 int nj_loop_run(struct nj_loop *loop)
 {
-	struct epoll_event evs[NJ_LOOP_MAX_HANDLERS];
-	int i, n, err;
+	struct epoll_event evs[NJ_LOOP_BATCH];
+	int i, n, err, timeout = -1;
 
 	while (!loop->stop) {
-		n = epoll_wait(loop->epfd, evs, NJ_LOOP_MAX_HANDLERS, -1);
+		n = epoll_wait(loop->epfd, evs, NJ_LOOP_BATCH, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -148,7 +207,7 @@ int nj_loop_run(struct nj_loop *loop)
 			struct handler *h = evs[i].data.ptr;
 
 			if (h->fd < 0)
-				continue; /* removed by an earlier callback of this batch */
+				continue; /* removed by an earlier callback of this round */
 			if (h->is_timer) {
 				uint64_t expirations;
 
@@ -158,9 +217,13 @@ int nj_loop_run(struct nj_loop *loop)
 					nj_warn("timerfd read: %s", strerror(errno));
 			}
 			err = h->cb(h->fd, h->arg);
-			if (err < 0)
+			if (err < 0) {
+				free_dead(loop);
 				return err;
+			}
 		}
+		free_dead(loop);
+		timeout = loop->idle && !loop->stop ? loop->idle(loop->idle_arg) : -1;
 	}
 	return 0;
 }

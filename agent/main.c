@@ -27,6 +27,7 @@
 #include "records.h"
 #include "rules.h"
 #include "sensor.h"
+#include "ship.h"
 #include "spool.h"
 #include "version.h"
 #include "watch.h"
@@ -42,6 +43,7 @@ struct agent {
 	struct nj_proctab *procs;
 	struct nj_output out;
 	struct nj_loop *loop;
+	struct nj_ship *ship; /* NULL: no collector configured */
 	int sigfd;
 	bool hooks_only;
 	uint64_t started_ns;
@@ -80,7 +82,9 @@ static void usage(FILE *f)
 		"                        else the embedded defaults)\n"
 		"  -s, --state-dir DIR   spool, sequence and host id (default: %s)\n"
 		"  -o, --output FORMAT   text (default) or json: one object per line on stdout\n"
-		"      --check-config    validate the configuration and exit\n"
+		"      --check-config    validate the configuration (and the collector's\n"
+		"                        certificate files) and exit\n"
+		"      --host-id         print this host's id (the name its certificate needs)\n"
 		"      --hooks-only      attach every program but record nothing (benchmark "
 		"floor)\n"
 		"  -l, --log-level LEVEL debug, info (default), warning or error\n"
@@ -311,6 +315,7 @@ static void status_text(struct agent *a, FILE *f, const uint64_t *stats,
 		"%llu\n",
 		summary, (unsigned long long)ds.alerts, (unsigned long long)ds.suppressed,
 		(unsigned long long)ds.learned);
+	nj_ship_status_text(a->ship, f);
 }
 
 static void status_json(struct agent *a, FILE *f, const uint64_t *stats,
@@ -359,6 +364,7 @@ static void status_json(struct agent *a, FILE *f, const uint64_t *stats,
 	nj_json_u64(&j, "repeats", ds.suppressed);
 	nj_json_u64(&j, "learned", ds.learned);
 	nj_json_obj_end(&j);
+	nj_ship_status_json(a->ship, &j);
 	nj_json_obj_end(&j);
 	if (!j.oom)
 		fprintf(f, "%s\n", j.buf);
@@ -395,6 +401,16 @@ static void health(struct agent *a)
 	h.watched_names = a->watched_names;
 	h.watch_errors = nj_sensor_watch_errors(a->sensor);
 	h.uptime_s = (mono_ns() - a->started_ns) / 1000000000ull;
+	if (a->ship) {
+		struct nj_ship_stats ss;
+
+		nj_ship_stats(a->ship, &ss);
+		h.has_ship = true;
+		h.ship_acked_seq = ss.acked_seq;
+		h.ship_acked = ss.acked_records;
+		h.ship_backlog = ss.backlog;
+		h.ship_lost = ss.lost_records;
+	}
 	if (h.stats[NJ_STAT_RB_DROP] > a->reported_drops) {
 		nj_warn("%llu records lost because the ring buffer was full (%llu in all); raise "
 			"ring_buffer_size or lower wakeup_threshold",
@@ -553,6 +569,7 @@ int main(int argc, char **argv)
 		{"state-dir", required_argument, NULL, 's'},
 		{"output", required_argument, NULL, 'o'},
 		{"check-config", no_argument, NULL, 'C'},
+		{"host-id", no_argument, NULL, 'I'},
 		{"hooks-only", no_argument, NULL, 'H'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"version", no_argument, NULL, 'V'},
@@ -563,7 +580,7 @@ int main(int argc, char **argv)
 	enum nj_log_level level = NJ_LOG_INFO;
 	const char *config = NULL, *output = NULL, *state_dir = NULL;
 	struct agent a = {.sigfd = -1};
-	bool check_only = false;
+	bool check_only = false, print_host_id = false;
 	char err[512], boot_id[40];
 	int opt, ret = 1, n;
 
@@ -581,6 +598,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check_only = true;
+			break;
+		case 'I':
+			print_host_id = true;
 			break;
 		case 'H':
 			a.hooks_only = true;
@@ -633,11 +653,31 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out_config;
 	}
+	if (print_host_id) {
+		const char *dir = nj_config_state_dir(&a.cfg);
+
+		/* without /etc/machine-id the id is kept in the state directory */
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			nj_warn("cannot create %s: %s", dir, strerror(errno));
+		if (nj_host_id(a.out.host.id, "/etc/machine-id", dir, err, sizeof(err))) {
+			nj_err("%s", err);
+			goto out_config;
+		}
+		printf("%s\n", a.out.host.id);
+		ret = 0;
+		goto out_config;
+	}
 	if (load_rules(&a))
 		goto out_config;
 	if (check_only) {
 		char summary[256];
 
+		/* the certificate files too: a bad one is found before a deploy */
+		if (a.cfg.collector.host[0] &&
+		    nj_ship_check(&a.cfg.collector, NULL, err, sizeof(err)) < 0) {
+			nj_err("%s", err);
+			goto out_config;
+		}
 		rules_summary(&a.rules, summary, sizeof(summary));
 		printf("%s: configuration OK\nrules: %s\n", config ? config : "embedded defaults",
 		       summary);
@@ -684,6 +724,15 @@ int main(int argc, char **argv)
 		nj_warn("no snapshot of running processes; their lineage starts unknown");
 	if (setup_loop(&a))
 		goto out_sensor;
+	if (a.cfg.collector.host[0]) {
+		a.ship =
+			nj_ship_start(a.loop, &a.cfg.collector, a.out.spool, a.spool_dir,
+				      nj_config_state_dir(&a.cfg), a.out.host.id, err, sizeof(err));
+		if (!a.ship) {
+			nj_err("%s", err);
+			goto out_sensor;
+		}
+	}
 	nj_info("ready: %d running processes known, %zu watched files by identity, %zu "
 		"credential names%s",
 		n, a.watched_inodes, a.watched_names, a.hooks_only ? " (hooks only)" : "");
@@ -699,6 +748,7 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 out_sensor:
+	nj_ship_stop(a.ship);
 	nj_control_close(a.out.control);
 	a.out.control = NULL;
 	nj_loop_free(a.loop);

@@ -15,6 +15,16 @@ void nj_subject_set_args(struct nj_subject *s, const char *args, size_t len)
 	}
 }
 
+/* An argument glob that names a path never matches a path with "." or ".." in it: otherwise
+ * "/home/u/../../tmp/x/lib/gcloud.py" would pass for "/home/ * /lib/gcloud.py". */
+static bool arg_match(const char *glob, const char *arg, int flags)
+{
+	if (strchr(glob, '/') && (strstr(arg, "/../") || strstr(arg, "/./") ||
+				  !strncmp(arg, "../", 3) || !strncmp(arg, "./", 2)))
+		return false;
+	return !fnmatch(glob, arg, flags);
+}
+
 static bool glob_any(const struct nj_strv *g, const char *s, int flags)
 {
 	size_t i;
@@ -40,7 +50,7 @@ static bool args_at(const struct nj_strv *g, const struct nj_subject *s, size_t 
 	if (i + g->n > s->argc)
 		return false;
 	for (j = 0; j < g->n; j++)
-		if (fnmatch(g->v[j], s->argv[i + j], flags))
+		if (!arg_match(g->v[j], s->argv[i + j], flags))
 			return false;
 	return true;
 }
@@ -58,11 +68,12 @@ static bool args_seq(const struct nj_strv *g, const struct nj_subject *s, int fl
 
 static bool args_any(const struct nj_strv *g, const struct nj_subject *s, int flags)
 {
-	size_t i;
+	size_t i, j;
 
 	for (i = 1; i < s->argc; i++)
-		if (glob_any(g, s->argv[i], flags))
-			return true;
+		for (j = 0; j < g->n; j++)
+			if (arg_match(g->v[j], s->argv[i], flags))
+				return true;
 	return false;
 }
 
@@ -71,7 +82,7 @@ static bool args_all(const struct nj_strv *g, const struct nj_subject *s, int fl
 	size_t i, j;
 
 	for (j = 0; j < g->n; j++) {
-		for (i = 1; i < s->argc && fnmatch(g->v[j], s->argv[i], flags); i++)
+		for (i = 1; i < s->argc && !arg_match(g->v[j], s->argv[i], flags); i++)
 			;
 		if (i == s->argc)
 			return false;

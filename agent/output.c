@@ -206,6 +206,18 @@ void nj_output_health(struct nj_output *o, const struct nj_health *h)
 	in.watch_errors = h->watch_errors;
 	in.processes = nj_proctab_size(o->procs);
 	in.uptime_s = h->uptime_s;
+	in.alerts = o->alerts;
+	if (o->detect) {
+		struct nj_detect_stats ds;
+
+		nj_detect_stats(o->detect, &ds);
+		in.alert_repeats = ds.suppressed;
+	}
+	in.has_ship = h->has_ship;
+	in.ship_acked_seq = h->ship_acked_seq;
+	in.ship_acked = h->ship_acked;
+	in.ship_backlog = h->ship_backlog;
+	in.ship_lost = h->ship_lost;
 	if (o->spool) {
 		struct nj_spool_stats st;
 

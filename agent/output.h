@@ -54,6 +54,8 @@ struct nj_health {
 	size_t watched_inodes, watched_names;
 	uint64_t watch_errors;
 	uint64_t uptime_s;
+	bool has_ship; /* shipping counters (agent/ship.h) */
+	uint64_t ship_acked_seq, ship_acked, ship_backlog, ship_lost;
 };
 void nj_output_health(struct nj_output *o, const struct nj_health *h);
 /* Write what was kept since the last flush to the spool and the tail clients; call after each

@@ -46,7 +46,8 @@ struct nj_spool {
 	uint8_t *wbuf;
 	size_t wlen, wcap;
 	uint64_t wrecords;
-	bool dirty; /* appended since the last sync */
+	bool dirty;	/* appended since the last sync */
+	bool dir_dirty; /* external_seq: a segment was created since the last sync */
 	struct nj_spool_stats st;
 };
 
@@ -326,6 +327,8 @@ static int new_segment(struct nj_spool *s)
 	}
 	s->segs[s->nsegs++] = (struct segment){s->next_seq, sizeof(fh), time(NULL)};
 	s->st.bytes += sizeof(fh);
+	s->dir_dirty = true;
+	s->dirty = true;
 	return 0;
 }
 
@@ -414,7 +417,7 @@ int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *er
 		s->st.bytes += s->segs[i].bytes;
 
 	/* recover the newest segment: whole frames stay, a torn tail goes */
-	if (s->nsegs) {
+	while (s->nsegs) {
 		struct segment *last = &s->segs[s->nsegs - 1];
 		int fd;
 
@@ -427,11 +430,12 @@ int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *er
 		e = scan_segment(fd, &good_end, &last_seq, &has_last);
 		if (!e && good_end < last->bytes) {
 			nj_warn("spool: %s/%s: cut a torn tail of %" PRIu64
-				" bytes at offset %" PRIu64 " (the agent stopped mid-write)",
-				o->dir, name, last->bytes - good_end, good_end);
+				" bytes at offset %" PRIu64 " (the %s stopped mid-write)",
+				o->dir, name, last->bytes - good_end, good_end,
+				o->external_seq ? "collector" : "agent");
 			if (ftruncate(fd, (off_t)good_end) < 0)
 				e = -errno;
-			s->st.truncated_bytes = last->bytes - good_end;
+			s->st.truncated_bytes += last->bytes - good_end;
 			s->st.bytes -= last->bytes - good_end;
 			last->bytes = good_end;
 		}
@@ -440,14 +444,26 @@ int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *er
 			fail(err, errlen, -e, "spool: recovering %s/%s", o->dir, name);
 			goto err_close;
 		}
-		if (good_end < NJ_FILE_HEADER_LEN) {
-			/* created but never given a header: nothing to keep */
+		/* Created but never given a header: nothing to keep. With external numbers, a
+		 * segment without a record says nothing either: the last record is in an
+		 * earlier one, so look there. */
+		if (good_end < NJ_FILE_HEADER_LEN || (o->external_seq && !has_last)) {
 			close(fd);
+			s->st.bytes -= last->bytes;
 			unlinkat(s->dirfd, name, 0);
 			s->nsegs--;
+			if (o->external_seq)
+				continue;
 		} else {
 			s->fd = fd;
 		}
+		break;
+	}
+	if (o->external_seq) {
+		s->next_seq = has_last ? last_seq + 1 : 1;
+		/* the first append opens a segment named for its own number */
+		*out = s;
+		return 0;
 	}
 	read_boot_id(s->boot_id);
 	read_reserved(s, &mark);
@@ -498,7 +514,7 @@ void nj_spool_close(struct nj_spool *s)
 	if (!s)
 		return;
 	/* everything is on disk: the next start goes on from exactly here */
-	if (nj_spool_sync(s) == 0)
+	if (nj_spool_sync(s) == 0 && !s->o.external_seq)
 		write_reserved(s, s->next_seq, 1);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -558,7 +574,7 @@ int nj_spool_append(struct nj_spool *s, const void *payload, size_t len)
 	struct segment *cur;
 	int e;
 
-	if (seq + 1 >= s->seq_reserved) {
+	if (!s->o.external_seq && seq + 1 >= s->seq_reserved) {
 		e = write_reserved(s, seq + SEQ_BLOCK, 0);
 		if (e) {
 			/* issuing numbers past the mark could repeat them after a crash */
@@ -606,6 +622,14 @@ int nj_spool_append(struct nj_spool *s, const void *payload, size_t len)
 	return 0;
 }
 
+int nj_spool_append_at(struct nj_spool *s, uint64_t seq, const void *payload, size_t len)
+{
+	if (!s->o.external_seq || seq < s->next_seq)
+		return -EINVAL;
+	s->next_seq = seq;
+	return nj_spool_append(s, payload, len);
+}
+
 int nj_spool_sync(struct nj_spool *s)
 {
 	int e = nj_spool_flush(s);
@@ -615,7 +639,36 @@ int nj_spool_sync(struct nj_spool *s)
 	if (!s->dirty || s->fd < 0)
 		return 0;
 	s->dirty = false;
-	return fdatasync(s->fd) < 0 ? -errno : 0;
+	if (fdatasync(s->fd) < 0)
+		return -errno;
+	/* a new segment's name must survive too, or its records vanish with the entry */
+	if (s->dir_dirty) {
+		s->dir_dirty = false;
+		if (fsync(s->dirfd) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int nj_spool_sync_handles(struct nj_spool *s, int *fd, int *dirfd)
+{
+	int e = nj_spool_flush(s);
+
+	if (e)
+		return e;
+	if (!s->dirty || s->fd < 0)
+		return 0;
+	*fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	*dirfd = s->dir_dirty ? fcntl(s->dirfd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (*fd < 0 || (s->dir_dirty && *dirfd < 0)) {
+		e = -errno;
+		if (*fd >= 0)
+			close(*fd);
+		return e;
+	}
+	s->dirty = false;
+	s->dir_dirty = false;
+	return 1;
 }
 
 void nj_spool_stats(const struct nj_spool *s, struct nj_spool_stats *st)

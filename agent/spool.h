@@ -29,6 +29,11 @@ struct nj_spool_opts {
 	uint64_t max_bytes;	/* all segments together */
 	uint64_t segment_bytes; /* rotate when a segment reaches this */
 	uint64_t max_age_ms;	/* evict segments last written longer ago than this */
+	/* The numbers are someone else's (the collector stores an agent's records under the
+	 * agent's sequences): no next-sequence file, numbering resumes after the last whole
+	 * record on disk, records go in with nj_spool_append_at(), and nj_spool_sync() also
+	 * makes new segment names durable. */
+	int external_seq;
 };
 
 struct nj_spool_stats {
@@ -57,6 +62,9 @@ uint64_t nj_spool_next_seq(const struct nj_spool *s);
  * succeeded: a record that could not be stored is counted, and its number never reused.
  * Returns 0 or -errno. */
 int nj_spool_append(struct nj_spool *s, const void *payload, size_t len);
+/* external_seq only: append under seq, which must be at least nj_spool_next_seq() (a larger
+ * one leaves a gap). -EINVAL for a sequence already used. */
+int nj_spool_append_at(struct nj_spool *s, uint64_t seq, const void *payload, size_t len);
 /* Records are buffered: nj_spool_flush() writes them (once per ring drain), nj_spool_sync()
  * flushes and makes them durable (fdatasync, on the flush timer, not per record). What is
  * buffered and not yet flushed, as frames (the tail stream sends the same bytes). */
@@ -64,6 +72,11 @@ int nj_spool_flush(struct nj_spool *s);
 void nj_spool_pending(const struct nj_spool *s, const uint8_t **frames, size_t *len);
 /* Make what was appended durable (fdatasync). Called on the flush timer, not per record. */
 int nj_spool_sync(struct nj_spool *s);
+/* For a sync made elsewhere (the collector's sync threads): flush, then hand out what needs
+ * fdatasync (*fd) and fsync (*dirfd, -1 when no segment was created), as dup()s the caller
+ * closes, and count as synced. Returns 1 with both set, 0 when nothing needs syncing, -errno
+ * when the flush or a dup failed. */
+int nj_spool_sync_handles(struct nj_spool *s, int *fd, int *dirfd);
 /* Apply the age bound (called periodically); the size bound is applied at each rotation. */
 void nj_spool_maintain(struct nj_spool *s);
 void nj_spool_stats(const struct nj_spool *s, struct nj_spool_stats *st);

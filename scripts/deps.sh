@@ -7,7 +7,7 @@ set -eu
 # host with systemd its package starts the daemon; compare.sh then asks for it to be stopped.
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
 libcmocka-dev libssl-dev protobuf-c-compiler libprotobuf-c-dev bats jq clang-format iproute2 util-linux python3 procps
-auditd"
+libnats-dev nats-server openssl auditd"
 
 missing=""
 for p in $PKGS; do

@@ -23,14 +23,17 @@ int_fail=$(grep -c '^not ok ' "$tap" || true)
 
 passed=$((unit_pass + int_pass))
 failed=$((unit_fail + int_fail))
-# the fuzzer's bounded run counts as one test: it ends with "fuzz_reader: ok" or "FAILED"
+# each fuzz target's bounded run counts as one test: it ends with "NAME: ok" or "FAILED"
+fuzz_targets="fuzz_reader fuzz_wire"
 if [ -n "$fuzz_log" ]; then
-	if grep -q '^fuzz_reader: ok' "$fuzz_log"; then
-		passed=$((passed + 1))
-	else
-		echo "check: the fuzz run failed or did not finish (see $fuzz_log)" >&2
-		failed=$((failed + 1))
-	fi
+	for t in $fuzz_targets; do
+		if grep -q "^$t: ok" "$fuzz_log"; then
+			passed=$((passed + 1))
+		else
+			echo "check: the $t fuzz run failed or did not finish (see $fuzz_log)" >&2
+			failed=$((failed + 1))
+		fi
+	done
 fi
 if [ -z "$plan" ] || [ $((int_pass + int_fail + int_skip)) -ne "$plan" ]; then
 	echo "check: the integration run stopped early (plan ${plan:-missing})" >&2

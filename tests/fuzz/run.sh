@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# run.sh - fuzz the record reader for SECONDS (default 30); builds nothing.
+# run.sh - fuzz one target for SECONDS (default 30); builds nothing.
 #
-#   tests/fuzz/run.sh [SECONDS] [LIBFUZZER FLAGS...]     e.g. tests/fuzz/run.sh 3600 -fork=4
+#   tests/fuzz/run.sh [--target NAME] [SECONDS] [LIBFUZZER FLAGS...]
+#       e.g. tests/fuzz/run.sh 3600 -fork=4
+#   NAME: fuzz_reader (the record reader, default; seeds tests/fuzz/corpus) or fuzz_wire (the
+#   collector's frame decoder and Batch unpacking; seeds tests/fuzz/corpus-wire)
 #
 # The committed seeds are copied into a temporary work corpus that libFuzzer grows; the
 # committed corpus is never written to. Prints one summary line. On a crash, leak, undefined
@@ -11,8 +14,20 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 top=$PWD
-FUZZER=.output/fuzz_reader
-SEEDS=tests/fuzz/corpus
+target=fuzz_reader
+if [ "${1:-}" = "--target" ]; then
+	target=${2:?--target needs a name}
+	shift 2
+fi
+case "$target" in
+fuzz_reader) SEEDS=tests/fuzz/corpus ;;
+fuzz_wire) SEEDS=tests/fuzz/corpus-wire ;;
+*)
+	echo "run.sh: unknown target '$target' (fuzz_reader or fuzz_wire)" >&2
+	exit 2
+	;;
+esac
+FUZZER=.output/$target
 KEEP=$top/.output/fuzz
 
 secs=${1:-30}
@@ -54,14 +69,14 @@ summary+=" corpus=$(field corp)"
 # every input libFuzzer kept during this run (crash-, leak-, timeout-, oom-, slow-unit-...)
 mapfile -t kept < <(find "$KEEP" -maxdepth 1 -type f -newer "$work/started" ! -name '*.log')
 if [ "$rc" -ne 0 ] || [ "${#kept[@]}" -gt 0 ]; then
-	keptlog=$KEEP/fuzz-$(date +%Y%m%d-%H%M%S).log
+	keptlog=$KEEP/$target-$(date +%Y%m%d-%H%M%S).log
 	cp "$log" "$keptlog"
 	# the first report, up to its SUMMARY line
 	sed -n '/==ERROR\|runtime error\|ALARM\|out-of-memory/,/^SUMMARY/p' "$log" | head -n 60 >&2
-	echo "fuzz_reader: FAILED after ${took}s (exit $rc): $summary;" \
+	echo "$target: FAILED after ${took}s (exit $rc): $summary;" \
 		"input: ${kept[*]:-none written}; log: $keptlog" >&2
 	echo "reproduce: $FUZZER ${kept[0]:-<input>}" >&2
 	[ "$rc" -ne 0 ] || rc=1
 	exit "$rc"
 fi
-echo "fuzz_reader: ok, ${took}s, no crash or leak: $summary"
+echo "$target: ok, ${took}s, no crash or leak: $summary"

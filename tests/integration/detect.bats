@@ -338,3 +338,13 @@ no_alert() {
 	grep -qE '^rules: [0-9]+ credential stores, [0-9]+ tunnel tools, 6 proxy ports, 1 destination lists' \
 		<<<"$output"
 }
+
+@test "false positives: building this repository, installing a package and shell use raise none" {
+	# its own agent, on the embedded defaults (bench/false-positives.sh, docs/detection.md)
+	run "$NJ_TOP/bench/false-positives.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qF '| **all** | **0** |' <<<"$output"
+	# and it did the work: three workloads were counted
+	[ "$(grep -cE '^\| (shell|package|build) \| [0-9]+ \|$' <<<"$output")" = 3 ]
+}

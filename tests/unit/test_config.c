@@ -108,6 +108,64 @@ static void expect_error_at(const char *file, int line, const char *data, size_t
 
 /* ---- loading ---- */
 
+#define COLLECTOR_FILES "  ca: /t/ca.crt\n  cert: /t/h.crt\n  key: /t/h.key\n"
+
+/* the collector block: address forms, defaults, where each file was named */
+static void test_collector(void **state)
+{
+	struct nj_config cfg;
+
+	(void)state;
+	nj_config_defaults(&cfg);
+	assert_int_equal(cfg.collector.host[0], '\0');
+	load_ok(&cfg, "collector:\n  address: c.example:7000\n" COLLECTOR_FILES);
+	assert_string_equal(cfg.collector.host, "c.example");
+	assert_string_equal(cfg.collector.port, "7000");
+	assert_string_equal(cfg.collector.server_name, "c.example");
+	assert_string_equal(cfg.collector.cert.path, "/t/h.crt");
+	assert_non_null(strstr(cfg.collector.cert.at, ":4:9"));
+	assert_int_equal(cfg.collector.window, 8);
+	assert_int_equal(cfg.collector.batch_bytes, 256 << 10);
+	nj_config_free(&cfg);
+
+	nj_config_defaults(&cfg);
+	load_ok(&cfg, "collector:\n  address: '[::1]:6000'\n  server_name: coll\n"
+		      "  window: 3\n  batch_records: 10\n  reconnect_max: 2s\n" COLLECTOR_FILES);
+	assert_string_equal(cfg.collector.host, "::1");
+	assert_string_equal(cfg.collector.port, "6000");
+	assert_string_equal(cfg.collector.server_name, "coll");
+	assert_int_equal(cfg.collector.window, 3);
+	assert_int_equal(cfg.collector.batch_records, 10);
+	assert_int_equal(cfg.collector.reconnect_max_ms, 2000);
+	nj_config_free(&cfg);
+
+	nj_config_defaults(&cfg);
+	load_ok(&cfg, "collector:\n  address: 10.1.2.3\n" COLLECTOR_FILES);
+	assert_string_equal(cfg.collector.host, "10.1.2.3");
+	assert_string_equal(cfg.collector.port, "6445");
+	nj_config_free(&cfg);
+
+	expect_error("collector:\n  address: c:0\n" COLLECTOR_FILES, "2:12",
+		     "bad value 'c:0' for 'collector.address': expected host:port");
+	expect_error("collector:\n  address: 'c d:1'\n" COLLECTOR_FILES, "2:12",
+		     "expected host:port");
+	expect_error("collector:\n  address: '[::1]x'\n" COLLECTOR_FILES, "2:12",
+		     "expected host:port");
+	expect_error("collector:\n  address: c:1\n  ca: /t/ca.crt\n", "2:3",
+		     "'collector' lacks: cert key (expected address, ca, cert and key");
+	expect_error("collector:\n  address: c:1\n  ca: ca.crt\n", "3:7",
+		     "bad value 'ca.crt' for 'collector.ca': expected an absolute file path");
+	expect_error("collector:\n  address: c:1\n  window: 65\n" COLLECTOR_FILES, "3:11",
+		     "bad value '65' for 'collector.window': expected a number of batches, 1..64");
+	expect_error("collector:\n  address: c:1\n  reconnect_min: 1m\n  reconnect_max: "
+		     "1s\n" COLLECTOR_FILES,
+		     "2:3", "'collector.reconnect_min' is above");
+	expect_error("collector:\n  adress: c:1\n", "2:3",
+		     "unknown key 'adress' in 'collector' (expected one of: address, server_name, "
+		     "ca, cert, key, batch_records, batch_bytes, window, reconnect_min, "
+		     "reconnect_max)");
+}
+
 static void test_defaults(void **state)
 {
 	struct nj_config cfg;
@@ -336,7 +394,7 @@ static void test_error_unknown_key(void **state)
 	snprintf(want, sizeof(want),
 		 "%s:2:1: unknown key 'watchs' (expected one of: output, ring_buffer_size, "
 		 "wakeup_threshold, flush_interval, health_interval, watch, state_dir, rules_dir, "
-		 "detectors, spool)",
+		 "detectors, spool, collector)",
 		 path);
 	assert_string_equal(err, want);
 	nj_config_free(&cfg);
@@ -848,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_parse_duration_invalid),
 		cmocka_unit_test(test_parse_size_valid),
 		cmocka_unit_test(test_parse_size_invalid),
+		cmocka_unit_test(test_collector),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
