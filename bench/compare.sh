@@ -474,7 +474,8 @@ def monitor_cells(name, config):
     if d and config != "auditd":
         # the agent's extra column is the events it wrote: give the share lost
         written = sum(r["extra"] for r in runs(name, config).values())
-        cell += f" ({100.0 * d / (d + written):.0f} % of records)"
+        share = 100.0 * d / (d + written)
+        cell += f" ({'<0.1' if share < 0.1 else f'{share:.1f}'} % of records)"
     return fmt(mon_pct(name, config), ".1f"), cell
 
 rounds = "1 round" if env["ROUNDS"] == "1" else f"{env['ROUNDS']} interleaved rounds"
