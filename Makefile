@@ -39,6 +39,8 @@ SAN_OBJS   := $(LIB_SRCS:agent/%.c=$(OUTPUT)/san/%.o) $(OUTPUT)/san/nightjar.pb-
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/tests/%)
 BENCH      := $(OUTPUT)/nightjar-bench
+# the static do-nothing program bench/compare.sh starts at a steady rate
+BENCH_TRUE := $(OUTPUT)/nightjar-true
 CTL        := $(OUTPUT)/nightjarctl
 SPOOL_BENCH := $(OUTPUT)/nightjar-spool-bench
 SHIP_BENCH := $(OUTPUT)/nightjar-ship-bench
@@ -70,10 +72,10 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run check unit integration fuzz bench format format-check clean \
+.PHONY: all deps run check unit integration fuzz bench bench-compare format format-check clean \
 	install install-agent install-collector deb rpm
 
-all: $(AGENT) $(CTL) $(BENCH) $(SPOOL_BENCH) $(SHIP_BENCH) $(COLLECTOR) $(COLL_LOAD)
+all: $(AGENT) $(CTL) $(BENCH) $(BENCH_TRUE) $(SPOOL_BENCH) $(SHIP_BENCH) $(COLLECTOR) $(COLL_LOAD)
 
 $(OUTPUT) $(OUTPUT)/agent $(OUTPUT)/san $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -193,6 +195,11 @@ $(BENCH): bench/bench.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+# no C library and no dynamic loader: its whole run is the exec and one exit syscall
+$(BENCH_TRUE): bench/true.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 $(WARN) -MMD -MP -static -nostdlib -fno-pie -no-pie $< -o $@
+
 deps:
 	$(Q)scripts/deps.sh
 
@@ -221,6 +228,10 @@ bench: all
 	$(Q)bench/spool.sh
 	$(Q)bench/ship.sh
 	$(Q)bench/collector.sh
+
+# Nightjar against auditd on the same work (installs auditd if missing; bench/README.md)
+bench-compare: all
+	$(Q)bench/compare.sh
 
 FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h agent/*.c agent/*.h ctl/*.c collector/*.c collector/*.h \
 	tests/unit/*.c tests/fuzz/*.c bench/*.c)

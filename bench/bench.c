@@ -3,6 +3,7 @@
  * Each subcommand runs one workload and prints one line of key=value figures on stdout:
  *   WORKLOAD ns_per_op=N iters=N
  *   exec_rate target=N achieved=N seconds=N execs=N pid=N
+ *   exec_steady target=N achieved=N seconds=N execs=N workers=N
  * Only the timed loop is measured (CLOCK_MONOTONIC), after an untimed warm-up, so process
  * start-up and first-touch page faults stay out of the figure. Any failed syscall is fatal:
  * a workload that silently stops doing its syscall would look like a fast agent.
@@ -12,11 +13,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <spawn.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,7 +34,6 @@
 static const char *prog = "nightjar-bench";
 
 #include "common.h"
-static const char *const true_path = "/bin/true";
 
 extern char **environ;
 
@@ -66,16 +69,30 @@ static int do_open(const char *name, char **argv)
 	return 0;
 }
 
-/* Start /bin/true in a new child; returns its pid. */
+/* The program every exec workload starts: /bin/true, or exec_steady's PROGRAM. */
+static const char *exec_path = "/bin/true";
+/* exec_steady starts its children with posix_spawn (a vfork: no page tables copied) */
+static bool use_spawn;
+
+/* Start exec_path in a new child; returns its pid. */
 static pid_t spawn_true(void)
 {
-	char *const args[] = {(char *)true_path, NULL};
-	pid_t pid = fork();
+	char *const args[] = {(char *)exec_path, NULL};
+	pid_t pid;
+	int err;
 
+	if (use_spawn) {
+		/* glibc's posix_spawn reports a failed exec here, not through the child */
+		err = posix_spawn(&pid, exec_path, NULL, NULL, args, environ);
+		if (err)
+			die("posix_spawn %s: %s", exec_path, strerror(err));
+		return pid;
+	}
+	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
-		execve(true_path, args, environ);
+		execve(exec_path, args, environ);
 		/* Only async-signal-safe calls between fork and exit: no stdio here. */
 		_exit(127);
 	}
@@ -85,9 +102,9 @@ static pid_t spawn_true(void)
 static void check_child(pid_t pid, int status)
 {
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		die("execve %s failed in child %d", true_path, (int)pid);
+		die("execve %s failed in child %d", exec_path, (int)pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("child %d (%s) ended with wait status 0x%x", (int)pid, true_path, status);
+		die("child %d (%s) ended with wait status 0x%x", (int)pid, exec_path, status);
 }
 
 static void fork_exec_wait(void)
@@ -221,6 +238,36 @@ static void sleep_until(uint64_t deadline)
 		die("clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): %s", strerror(err));
 }
 
+/* Start exec_path at start + (first + k * stride) / rate for k = 0, 1, ... until end,
+ * reaping children as they finish; returns the number started. Deadlines are computed from the
+ * start each time, not by adding a rounded period: no drift. Behind schedule at the end of the
+ * window, it stops rather than run long, so a machine that cannot keep up shows a lower
+ * achieved rate, not a longer run. */
+static uint64_t paced_execs(uint64_t start, uint64_t end, uint64_t rate, uint64_t first,
+			    uint64_t stride)
+{
+	uint64_t k, deadline, execs = 0;
+
+	for (k = first;; k += stride) {
+		deadline = start + k * NSEC_PER_SEC / rate;
+		if (deadline >= end)
+			break;
+		sleep_until(deadline);
+		if (now_ns() >= end)
+			break;
+		spawn_true();
+		execs++;
+		reap_children(0);
+	}
+	return execs;
+}
+
+/* executions per second over a window of elapsed ns, rounded */
+static uint64_t per_second(uint64_t execs, uint64_t elapsed)
+{
+	return (execs * NSEC_PER_SEC + elapsed / 2) / elapsed;
+}
+
 /* A steady exec load for the agent's ring buffer. Children are not waited for one by one: a
  * fork+exec+wait takes about 3 ms on the project VM, so waiting would cap the rate near 350/s.
  * They run concurrently and are reaped as they finish. No warm-up: the first late exec is
@@ -229,31 +276,73 @@ static int do_exec_rate(const char *name, char **argv)
 {
 	uint64_t rate = parse_count(argv[0], "RATE", 1000000);
 	uint64_t seconds = parse_count(argv[1], "SECONDS", 3600);
-	uint64_t start, end, deadline, elapsed, t, i, execs = 0;
+	uint64_t start, end, elapsed, t, execs;
 
 	start = now_ns();
 	end = start + seconds * NSEC_PER_SEC;
-	for (i = 0;; i++) {
-		/* From the start each time, not by adding a rounded period: no drift. */
-		deadline = start + i * NSEC_PER_SEC / rate;
-		if (deadline >= end)
-			break;
-		sleep_until(deadline);
-		/* Behind schedule at the end of the window: stop rather than run long, so a
-		 * machine that cannot keep up shows a lower achieved rate, not a longer run. */
-		if (now_ns() >= end)
-			break;
-		spawn_true();
-		execs++;
-		reap_children(0);
-	}
+	execs = paced_execs(start, end, rate, 0, 1);
 	t = now_ns();
 	elapsed = (t > end ? t : end) - start;
 	reap_children(1);
 	printf("%s target=%" PRIu64 " achieved=%" PRIu64 " seconds=%" PRIu64 " execs=%" PRIu64
 	       " pid=%d\n",
-	       name, rate, (execs * NSEC_PER_SEC + elapsed / 2) / elapsed, seconds, execs,
-	       (int)getpid());
+	       name, rate, per_second(execs, elapsed), seconds, execs, (int)getpid());
+	return 0;
+}
+
+/* The same paced load split over WORKERS processes, so that one process's spawn cost does not
+ * cap the rate: worker w takes every WORKERS-th slot of the one schedule, starting at slot w,
+ * so together they start PROGRAM evenly at RATE. Each counts its execs in a shared page.
+ * Children start with posix_spawn: on the project VM a fork+exec+wait of a static no-op costs
+ * ~1.1 ms of CPU and a vfork-style spawn ~0.5 ms, the difference being the page tables fork
+ * copies; the kernel still runs its fork, exec and exit paths for every child. */
+static int do_exec_steady(const char *name, char **argv)
+{
+	uint64_t rate = parse_count(argv[0], "RATE", 1000000);
+	uint64_t seconds = parse_count(argv[1], "SECONDS", 3600);
+	uint64_t workers = parse_count(argv[2], "WORKERS", 64);
+	uint64_t start, end, execs = 0, w;
+	volatile uint64_t *counts;
+	int status, failed = 0;
+	pid_t pid;
+
+	exec_path = argv[3];
+	use_spawn = true;
+	if (access(exec_path, X_OK))
+		die("PROGRAM %s: %s", exec_path, strerror(errno));
+	counts = mmap(NULL, workers * sizeof(*counts), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (counts == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	/* a common start a little ahead, so that no worker begins behind schedule */
+	start = now_ns() + NSEC_PER_SEC / 20;
+	end = start + seconds * NSEC_PER_SEC;
+	fflush(stdout);
+	for (w = 0; w < workers; w++) {
+		pid = fork();
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			counts[w] = paced_execs(start, end, rate, w, workers);
+			reap_children(1);
+			_exit(0);
+		}
+	}
+	/* the workers die on any failed exec or child; their status says so */
+	while ((pid = wait(&status)) > 0 || (pid < 0 && errno == EINTR)) {
+		if (pid > 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+			failed = 1;
+	}
+	if (errno != ECHILD)
+		die("wait: %s", strerror(errno));
+	if (failed)
+		die("a worker failed: see its message above");
+	for (w = 0; w < workers; w++)
+		execs += counts[w];
+	/* The window is fixed: workers stop at its end whether or not they kept up. */
+	printf("%s target=%" PRIu64 " achieved=%" PRIu64 " seconds=%" PRIu64 " execs=%" PRIu64
+	       " workers=%" PRIu64 "\n",
+	       name, rate, per_second(execs, seconds * NSEC_PER_SEC), seconds, execs, workers);
 	return 0;
 }
 
@@ -264,6 +353,10 @@ static const struct bench_cmd cmds[] = {
 	{.name = "fork_exec", .nargs = 1, .args = "ITERS", .fn = do_fork_exec},
 	{.name = "connect", .nargs = 1, .args = "ITERS", .fn = do_connect},
 	{.name = "exec_rate", .nargs = 2, .args = "RATE SECONDS", .fn = do_exec_rate},
+	{.name = "exec_steady",
+	 .nargs = 4,
+	 .args = "RATE SECONDS WORKERS PROGRAM",
+	 .fn = do_exec_steady},
 };
 
 static void usage(FILE *f)

@@ -3,10 +3,13 @@
 # Idempotent and quiet when everything is present (Debian 12, run as root).
 set -eu
 
+# auditd: what bench/compare.sh measures Nightjar against (smoke-tested by make check). On a
+# host with systemd its package starts the daemon; compare.sh then asks for it to be stopped.
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
 libcmocka-dev libssl-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev bats jq clang-format iproute2 util-linux python3 procps
-libnats-dev nats-server openssl
-debhelper dpkg-dev fakeroot lintian rpm strace"
+libnats-dev nats-server openssl auditd
+debhelper dpkg-dev fakeroot lintian rpm strace
+curl socat openssh-client openssh-server"
 
 missing=""
 for p in $PKGS; do
