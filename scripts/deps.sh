@@ -5,6 +5,7 @@ set -eu
 
 # auditd: what bench/compare.sh measures Nightjar against (smoke-tested by make check). On a
 # host with systemd its package starts the daemon; compare.sh then asks for it to be stopped.
+# curl, socat, ssh client and server: the tunnels, relays and exfiltration of detect.bats.
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
 libcmocka-dev libssl-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev bats jq clang-format iproute2 util-linux python3 procps
 libnats-dev nats-server openssl auditd
