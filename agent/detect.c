@@ -951,6 +951,16 @@ static void found_relay(struct nj_detect *d, const struct accept_rec *acc, const
 	fire(d, &a, p, &lineage);
 }
 
+static bool relay_excepted(struct nj_detect *d, const struct nj_proc *p)
+{
+	struct nj_subject s;
+
+	if (!d->rules->n_relay_except)
+		return false;
+	subject_of(d, p, &s);
+	return nj_pmatch_any(d->rules->relay_except, d->rules->n_relay_except, &s);
+}
+
 static void on_accept(struct nj_detect *d, const struct nj_net *n, const struct nj_proc *p,
 		      uint64_t seq)
 {
@@ -1018,7 +1028,9 @@ static void on_connect(struct nj_detect *d, const struct nj_net *n, const struct
 		fire(d, &a, p, &lineage);
 	}
 
-	/* 5: this process, or the process that forked it, accepted a connection lately */
+	/* 5: this process, or the process that forked it, accepted a connection lately (unless
+	 * it is a server the rules except: an application that opens a connection to its
+	 * database per request behaves like a forwarder) */
 	for (i = 0; i < N_ACCEPTS; i++) {
 		const struct accept_rec *acc = &d->accepts[(d->accept_next - 1 - i) % N_ACCEPTS];
 
@@ -1028,7 +1040,8 @@ static void on_connect(struct nj_detect *d, const struct nj_net *n, const struct
 			continue;
 		if (reaches(&acc->local, &dst)) /* connecting to itself is no relay */
 			continue;
-		found_relay(d, acc, p, &dst, seq, now);
+		if (!relay_excepted(d, p))
+			found_relay(d, acc, p, &dst, seq, now);
 		break;
 	}
 

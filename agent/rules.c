@@ -135,6 +135,7 @@ void nj_rules_free(struct nj_rules *r)
 	free(r->tools);
 	free(r->lists);
 	free(r->proxy_ports);
+	pmatches_free(r->relay_except, r->n_relay_except);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -703,6 +704,11 @@ static int top_key(struct rctx *c, const char *key, yaml_node_t *v, void *arg)
 		return parse_list(c, v, TOOL, add);
 	if (!strcmp(key, "destination_lists"))
 		return parse_list(c, v, LIST, add);
+	if (!strcmp(key, "relay_exceptions")) {
+		pmatches_free(add->relay_except, add->n_relay_except);
+		return parse_pmatches(c, v, "relay_exceptions", &add->relay_except,
+				      &add->n_relay_except);
+	}
 	return parse_ports(c, v, add);
 }
 
@@ -790,7 +796,7 @@ int nj_rules_load_text(struct nj_rules *r, const char *name, const char *text, s
 		       char *err, size_t errlen)
 {
 	static const char *const keys[] = {"credential_stores", "tunnel_tools", "proxy_ports",
-					   "destination_lists"};
+					   "destination_lists", "relay_exceptions"};
 	struct rctx c = {.file = name, .err = err, .errlen = errlen};
 	struct nj_rules add = {0};
 	yaml_parser_t parser;
@@ -825,6 +831,22 @@ int nj_rules_load_text(struct nj_rules *r, const char *name, const char *text, s
 		r->proxy_ports = add.proxy_ports;
 		r->n_proxy_ports = add.n_proxy_ports;
 		add.proxy_ports = NULL;
+	}
+	/* exceptions add up, file after file */
+	if (add.n_relay_except) {
+		struct nj_pmatch *m = realloc(
+			r->relay_except, (r->n_relay_except + add.n_relay_except) * sizeof(*m));
+
+		if (!m) {
+			snprintf(err, errlen, "%s: out of memory", name);
+			goto out;
+		}
+		memcpy(m + r->n_relay_except, add.relay_except, add.n_relay_except * sizeof(*m));
+		r->relay_except = m;
+		r->n_relay_except += add.n_relay_except;
+		free(add.relay_except);
+		add.relay_except = NULL;
+		add.n_relay_except = 0;
 	}
 	r->files++;
 	ret = 0;

@@ -84,6 +84,8 @@ struct nj_rules {
 	size_t n_lists;
 	uint16_t *proxy_ports;
 	size_t n_proxy_ports;
+	struct nj_pmatch *relay_except; /* processes detector 5 never reports (local servers) */
+	size_t n_relay_except;
 	size_t files; /* rules files loaded */
 };
 

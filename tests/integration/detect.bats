@@ -48,6 +48,9 @@ setup_file() {
 		    technique: T1090.002
 		    severity: high
 		    cidrs: ["127.0.0.99/32"]
+		relay_exceptions:
+		  - name: ["python3*"]
+		    args_prefix: ["$T/bin/db-app"]
 	YAML
 	cat >"$T/agent.yaml" <<-YAML
 		rules_dir: $T/rules.d
@@ -274,6 +277,22 @@ no_alert() {
 	expect_field "$ev" .destinations "[{\"ip\":\"127.0.0.1\",\"port\":$port}]"
 	# the name says nothing, so no tunnel tool rule fired on it
 	no_alert ".process.pid == $pid and .rule.category == \"tunnel_tool\""
+	kill "$pid"
+}
+
+@test "relay: a server the rules except connects out per request without an alert" {
+	local pid port curl_pid
+	cp "$BATS_TEST_DIRNAME/relay.py" "$T/bin/db-app"
+	python3 "$T/bin/db-app" "$T/db-app.port" 127.0.0.1 "$HTTP_PORT" 3>&- &
+	pid=$!
+	echo "$pid" >"$T/db-app.pid"
+	retry 50 0.1 test -s "$T/db-app.port"
+	port=$(cat "$T/db-app.port")
+	curl_pid=$(run_pid curl -sf "http://127.0.0.1:$port/")
+	# it did accept and connect out: both records are there
+	wait_event ".event.action == \"accept\" and .process.pid == $pid" >/dev/null
+	wait_event ".event.action == \"connect\" and .process.pid == $pid" >/dev/null
+	no_alert ".process.pid == $pid or .process.pid == $curl_pid"
 	kill "$pid"
 }
 
