@@ -367,9 +367,11 @@ static void fire(struct nj_detect *d, struct nj_alert *a, const struct nj_proc *
 				oldest = e;
 			continue;
 		}
-		if (a->ts - e->first_ts < d->o.dedupe_window_ns) {
+		/* records from two CPUs can arrive a little out of time order */
+		if (a->ts < e->first_ts || a->ts - e->first_ts < d->o.dedupe_window_ns) {
 			e->a.count++;
-			e->a.ts = a->ts;
+			if (a->ts > e->a.ts)
+				e->a.ts = a->ts;
 			for (n = 0; n < a->n_seqs; n++)
 				add_seq(&e->a, a->seqs[n]);
 			for (n = 0; n < a->n_files; n++)
