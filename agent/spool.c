@@ -444,19 +444,18 @@ int nj_spool_open(struct nj_spool **out, const struct nj_spool_opts *o, char *er
 			fail(err, errlen, -e, "spool: recovering %s/%s", o->dir, name);
 			goto err_close;
 		}
-		/* Created but never given a header: nothing to keep. With external numbers, a
-		 * segment without a record says nothing either: the last record is in an
-		 * earlier one, so look there. */
+		/* Created but never given a header: nothing to keep, and the last record is in
+		 * the segment before (synced before this one was created), so look there. With
+		 * external numbers a segment without a record says nothing either. A header
+		 * alone is kept: the segment's name is the next number. */
 		if (good_end < NJ_FILE_HEADER_LEN || (o->external_seq && !has_last)) {
 			close(fd);
 			s->st.bytes -= last->bytes;
 			unlinkat(s->dirfd, name, 0);
 			s->nsegs--;
-			if (o->external_seq)
-				continue;
-		} else {
-			s->fd = fd;
+			continue;
 		}
+		s->fd = fd;
 		break;
 	}
 	if (o->external_seq) {

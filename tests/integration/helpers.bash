@@ -31,7 +31,8 @@ start_agent() {
 	# each test's own state: its spool, never the host's /var/lib/nightjar
 	STATE_DIR="${STATE_DIR:-$dir/state}"
 	export STATE_DIR
-	"$NJ_AGENT" --output json --state-dir "$STATE_DIR" "$@" >"$AGENT_OUT" 2>"$AGENT_ERR" &
+	# fd 3 closed: an agent a failed test leaves behind must not keep bats waiting on it
+	"$NJ_AGENT" --output json --state-dir "$STATE_DIR" "$@" >"$AGENT_OUT" 2>"$AGENT_ERR" 3>&- &
 	AGENT_PID=$!
 	export AGENT_PID AGENT_OUT AGENT_ERR
 	if ! retry 300 0.1 grep -q ': ready' "$AGENT_ERR"; then

@@ -64,7 +64,12 @@ sequences() {
 	before=$(sequences | tail -n 1)
 	[ "$before" -gt 1000 ]
 	start_agent "$BATS_TEST_TMPDIR" --config "$BATS_TEST_TMPDIR/agent.yaml"
-	grep -q "next sequence $((before + 1))" "$AGENT_ERR"
+	if ! grep -q "next sequence $((before + 1))" "$AGENT_ERR"; then
+		echo "last record on disk: $before" >&2
+		grep 'spool' "$AGENT_ERR" >&2
+		ls -l "$STATE_DIR/spool" >&2
+		false
+	fi
 	out=$(python3 "$TRIGGER" open "$BATS_TEST_TMPDIR/token")
 	wait_event ".event.action == \"open\" and .process.pid == $(jq .pid <<<"$out")"
 	stop_agent

@@ -140,6 +140,30 @@ static void test_killed_after_rotation(void **state)
 	nj_spool_close(s);
 }
 
+/* killed while the new segment's header was being written: the segment goes, and numbering
+ * goes on from the last record of the one before (never from that segment's first number) */
+static void test_killed_writing_a_segment_header(void **state)
+{
+	struct fx *f = *state;
+	struct nj_spool *s = open_spool(f->dir);
+	char mark[128], path[128];
+	FILE *seg;
+
+	append_n(s, 3);
+	nj_spool_close(s);
+	snprintf(path, sizeof(path), "%s/%020llu.seg", f->dir, 4ULL);
+	seg = fopen(path, "w");
+	assert_non_null(seg);
+	fputs("NIGH", seg);
+	fclose(seg);
+	snprintf(mark, sizeof(mark), "1048580 %s dirty\n", f->boot);
+	write_mark(f->dir, mark);
+	s = open_spool(f->dir);
+	assert_int_equal(nj_spool_next_seq(s), 4);
+	nj_spool_close(s);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 /* a power cut: records after the last sync may be gone, their numbers already used */
 static void test_power_cut_skips_to_the_mark(void **state)
 {
@@ -276,6 +300,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_stop_continues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_killed_same_boot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_after_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_writing_a_segment_header, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_skips_to_the_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_mark_beyond_the_last_record, setup,
 						teardown),
