@@ -160,8 +160,10 @@ static void load_intel(struct agent *a)
 			e = nj_sensor_intel_add(a->sensor, l->cidrs[j].addr, l->cidrs[j].prefixlen,
 						(uint16_t)(i + 1));
 			if (e) {
-				nj_warn("destination list %s: prefix %zu not loaded: %s", l->r.id,
-					j, strerror(-e));
+				nj_warn("destination list %s: prefix %zu of %zu not loaded (%s); "
+					"it and the rest of the list are not matched: the kernel's "
+					"trie holds 262144 prefixes in all, shorten the lists",
+					l->r.id, j + 1, l->n_cidrs, strerror(-e));
 				break;
 			}
 			n++;

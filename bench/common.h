@@ -1,5 +1,6 @@
 /* common.h - what both benchmark drivers need: one error exit, a clock, a count parser.
- * Each driver defines `static const char *prog` before including this. */
+ * Each driver defines `static const char *prog` before including this; a driver with its own
+ * option parsing (the collector load generator) uses only the first two, hence "unused". */
 #ifndef NJ_BENCH_COMMON_H
 #define NJ_BENCH_COMMON_H
 
@@ -37,7 +38,7 @@ static uint64_t now_ns(void)
 }
 
 /* A positive decimal count in [1, max]; anything else is a usage error naming the argument. */
-static uint64_t parse_count(const char *s, const char *what, uint64_t max)
+static __attribute__((unused)) uint64_t parse_count(const char *s, const char *what, uint64_t max)
 {
 	unsigned long long v;
 	char *end;
@@ -61,7 +62,7 @@ struct bench_cmd {
 };
 
 /* Run argv[1]'s mode with its arguments; what is a mode is called `what` in messages. */
-static int bench_main(int argc, char **argv, const struct bench_cmd *cmds, size_t n,
+static __attribute__((unused)) int bench_main(int argc, char **argv, const struct bench_cmd *cmds, size_t n,
 		      void (*usage)(FILE *f), const char *what)
 {
 	size_t i;

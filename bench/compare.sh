@@ -31,14 +31,9 @@ AUDIT_LOG=/var/log/audit/audit.log # auditd.conf's log_file on Debian
 
 CONFIGS=(none floor nightjar auditd)
 
-die() {
-	echo "compare.sh: $*" >&2
-	exit 1
-}
-
-note() {
-	echo "compare.sh: $*" >&2
-}
+BENCH_NAME=compare.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 for var in ROUNDS ITERS_OPEN ITERS_EXEC ITERS_CONNECT RATE_SECONDS RATE_WORKERS; do
 	[[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var='${!var}' is not a positive integer"
@@ -65,24 +60,6 @@ for cmd in python3 jq; do
 done
 [[ -e /etc/nightjar/agent.yaml ]] &&
 	note "warning: /etc/nightjar/agent.yaml exists: the agent runs on it, not on its embedded defaults"
-
-# True while pid runs. kill -0 is not enough: it succeeds on a zombie not yet reaped.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
-}
-
-# gone PID TENTHS: wait up to TENTHS tenths of a second for pid to end; false if it did not.
-gone() {
-	local i
-	for ((i = 0; i < $2; i++)); do
-		alive "$1" || return 0
-		sleep 0.1
-	done
-	! alive "$1"
-}
 
 # One field of `auditctl -s` ("enabled 1" ...), from a saved copy or a fresh one.
 audit_field() {
@@ -164,45 +141,21 @@ kauditd=$(pgrep -x kauditd) || die "no kauditd kernel thread: no audit support i
 # default output) with its own state directory, and wait until it says it is attached. stdout
 # (the events) goes to /dev/null; the spool under the state directory is still written.
 start_agent() {
-	local config=$1 tag=$2 i
+	local config=$1 tag=$2
 	shift 2
 
 	# Background commands of a non-interactive shell start with SIGINT ignored; reset it.
 	env --default-signal=INT "$AGENT" "$@" --state-dir "$dir/state-$tag" \
 		>/dev/null 2>"$dir/$tag.err" &
 	agent_pid=$!
-	for ((i = 0; i < READY_TIMEOUT_S * 10; i++)); do
-		grep -qw ready "$dir/$tag.err" && return 0
-		if ! alive "$agent_pid"; then
-			local rc=0
-			wait "$agent_pid" || rc=$?
-			agent_pid=""
-			cat "$dir/$tag.err" >&2
-			die "$AGENT ($config) exited with status $rc before it was ready"
-		fi
-		sleep 0.1
-	done
-	cat "$dir/$tag.err" >&2
-	die "$AGENT ($config) not ready after ${READY_TIMEOUT_S}s"
+	wait_ready "$config" "$tag"
 }
 
 stop_agent() {
-	local config=$1 tag=$2 rc=0
+	local config=$1 tag=$2
 
-	if ! alive "$agent_pid"; then
-		wait "$agent_pid" || rc=$?
-		agent_pid=""
-		cat "$dir/$tag.err" >&2
-		die "$AGENT ($config) died during the workloads (status $rc): figures are void"
-	fi
-	kill -INT "$agent_pid"
-	if ! gone "$agent_pid" $((STOP_TIMEOUT_S * 10)); then
-		cat "$dir/$tag.err" >&2
-		die "$AGENT ($config) still running ${STOP_TIMEOUT_S}s after SIGINT"
-	fi
-	wait "$agent_pid" || rc=$?
-	agent_pid=""
-	((rc == 0)) || note "warning: $AGENT ($config) exited with status $rc after SIGINT"
+	halt_agent "$config" "$tag"
+	((agent_rc == 0)) || note "warning: $AGENT ($config) exited with status $agent_rc after SIGINT"
 	rm -rf "$dir/state-$tag"
 }
 

@@ -21,14 +21,9 @@ STOP_TIMEOUT_S=60 # the agent writes out everything still in the ring before it 
 
 CONFIGS=(none floor agent)
 
-die() {
-	echo "run.sh: $*" >&2
-	exit 1
-}
-
-note() {
-	echo "run.sh: $*" >&2
-}
+BENCH_NAME=run.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 for var in ROUNDS ITERS_OPEN ITERS_EXEC ITERS_CONNECT EXEC_RATE EXEC_SECONDS; do
 	[[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var='${!var}' is not a positive integer"
@@ -38,14 +33,6 @@ done
 [[ -x $BENCH ]] || die "$BENCH not found: run 'make bench' (or 'make' first)"
 [[ -x $AGENT ]] || die "$AGENT not found: run 'make bench' (or 'make' first)"
 command -v python3 >/dev/null || die "python3 not found: it computes the medians"
-# True while pid runs. kill -0 is not enough: it succeeds on a zombie not yet reaped.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
-}
-
 # Running agents this script did not start (a test elsewhere on a shared machine), one line
 # each. They see our workloads too, so they must not overlap a run.
 foreign_agents() {
@@ -69,16 +56,6 @@ done
 
 agent_pid=""
 dir=$(mktemp -d /tmp/nightjar-bench.XXXXXX)
-
-# gone PID TENTHS: wait up to TENTHS tenths of a second for pid to end; false if it did not.
-gone() {
-	local i
-	for ((i = 0; i < $2; i++)); do
-		alive "$1" || return 0
-		sleep 0.1
-	done
-	! alive "$1"
-}
 
 cleanup() {
 	local rc=$?
@@ -111,7 +88,7 @@ EOF
 # start_agent CONFIG TAG: start the agent for CONFIG (floor or agent) and wait until it says
 # it is attached. Its stdout (events) and stderr (logs) go to $dir/TAG.json and $dir/TAG.err.
 start_agent() {
-	local config=$1 tag=$2 i
+	local config=$1 tag=$2
 	local flags=()
 
 	[[ $config == floor ]] && flags=(--hooks-only)
@@ -122,44 +99,18 @@ start_agent() {
 	env --default-signal=INT "$AGENT" "${flags[@]}" --config "$cfg" --output json \
 		--state-dir "$dir/state-$tag" >"$dir/$tag.json" 2>"$dir/$tag.err" &
 	agent_pid=$!
-	for ((i = 0; i < READY_TIMEOUT_S * 10; i++)); do
-		if grep -qw ready "$dir/$tag.err"; then
-			return 0
-		fi
-		if ! alive "$agent_pid"; then
-			local rc=0
-			wait "$agent_pid" || rc=$?
-			agent_pid=""
-			cat "$dir/$tag.err" >&2
-			die "$AGENT ($config) exited with status $rc before it was ready"
-		fi
-		sleep 0.1
-	done
-	cat "$dir/$tag.err" >&2
-	die "$AGENT ($config) not ready after ${READY_TIMEOUT_S}s"
+	wait_ready "$config" "$tag"
 }
 
 # stop_agent CONFIG TAG: stop the agent as an operator would (SIGINT), so it drains the ring
 # and writes its final health record.
 stop_agent() {
-	local config=$1 tag=$2 rc=0
+	local config=$1 tag=$2
 
-	if ! alive "$agent_pid"; then
-		wait "$agent_pid" || rc=$?
-		agent_pid=""
-		cat "$dir/$tag.err" >&2
-		die "$AGENT ($config) died during the workloads (status $rc): figures are void"
-	fi
-	kill -INT "$agent_pid"
-	if ! gone "$agent_pid" $((STOP_TIMEOUT_S * 10)); then
-		cat "$dir/$tag.err" >&2
-		die "$AGENT ($config) still running ${STOP_TIMEOUT_S}s after SIGINT"
-	fi
-	wait "$agent_pid" || rc=$?
-	agent_pid=""
-	if ((rc != 0)); then
+	halt_agent "$config" "$tag"
+	if ((agent_rc != 0)); then
 		tail -n 20 "$dir/$tag.err" >&2
-		note "warning: $AGENT ($config) exited with status $rc after SIGINT"
+		note "warning: $AGENT ($config) exited with status $agent_rc after SIGINT"
 	fi
 }
 
